@@ -1,0 +1,215 @@
+"""``MobileNavEnv``: the Mobile-VLA navigation task as a Gymnasium environment.
+
+Observation ``{"rgb": (H, W, 3) uint8 RGB, "instruction": str}``; action ``Box(3)`` float32
+``[linear_x, linear_y, angular_z]`` in teleop units (robot frame: x forward, y left, z up). One step is
+one key press (or one control period in continuous mode). The episode ends on stop-in-goal (success),
+collision or leaving the arena (failure), or after ``max_steps`` actions (truncation; success then means
+ending inside the goal region).
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.config import SimConfig, sim_config
+from sim.scenario import Scenario, build_scenario, wrap_angle
+from sim.suites import Suite, load_suite, suite_from_mapping
+from sim.world import World
+
+INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:'-_<>/()!?"
+FAILURE_REASONS = ("collision", "timeout", "stopped_short", "wrong_side", "left_arena", "policy_error")
+
+
+class MobileNavEnv(gym.Env):
+    """The omni-wheel robot drives around an obstacle and stops in front of a target.
+
+    ``reset(seed=s, options={"scenario": name})`` builds the scenario from ``self.np_random`` (seeded by
+    ``s``); without a scenario option one is drawn from the configured suite. ``info`` carries
+    ``success``, ``collision``, ``failure_reason``, ``pose`` (x, y, yaw), ``distance_to_goal`` (m),
+    ``heading_error`` (rad), ``went_side``, ``path_length`` (m), ``action_clipped`` and the scenario.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(self, config: SimConfig | dict | None = None, suite: Suite | str | dict | None = None,
+                 render_mode: str | None = "rgb_array") -> None:
+        super().__init__()
+        self.config = config if isinstance(config, SimConfig) else sim_config(config)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r} is not supported; valid: rgb_array or None")
+        self.render_mode = render_mode
+        if isinstance(suite, Suite):
+            self.suite = suite
+        elif isinstance(suite, dict):
+            self.suite = suite_from_mapping("custom", suite)
+        else:
+            self.suite = load_suite(suite or self.config.suite)
+        cam, rc = self.config.camera, self.config.robot
+        self.observation_space = spaces.Dict({
+            "rgb": spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8),
+            "instruction": spaces.Text(max_length=256, charset=INSTRUCTION_CHARSET),
+        })
+        high = np.array([rc.max_linear, rc.max_linear, rc.max_angular], np.float32)
+        self.action_space = spaces.Box(-high, high, dtype=np.float32)
+        self.world = World(self.config)
+        self.scenario: Scenario | None = None
+        self._noise = self.config.randomization.on("actuation_noise")
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"scenario", "instruction"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(unknown)}; valid: scenario, instruction")
+        name = options.get("scenario")
+        if name is None:
+            names = self.suite.scenarios
+            probs = np.array([self.suite.weights[n] for n in names], float)
+            name = names[int(self.np_random.choice(len(names), p=probs / probs.sum()))]
+        scenario = build_scenario(str(name), self.np_random, self.config.randomization,
+                                  seed=seed if seed is not None else -1, suite=self.suite.name)
+        if options.get("instruction") is not None:
+            scenario = _with_instruction(scenario, str(options["instruction"]))
+        self.scenario = scenario
+        self.world.apply(scenario)
+        self._pose = tuple(float(v) for v in scenario.start)
+        self._steps = 0
+        self._path_length = 0.0
+        self._sim_time = 0.0
+        self._went_side: str | None = None
+        self._done = False
+        self._last_info = self._info(collision=False, contacts=[], clipped=False, success=False, reason=None)
+        return self._observation(), dict(self._last_info)
+
+    def step(self, action):
+        if self.scenario is None:
+            raise RuntimeError("call reset() before step()")
+        if self._done:
+            raise RuntimeError("the episode has ended; call reset() before step()")
+        command, clipped = self.world.base.clip(validate_action(action))
+        motion = self.world.base.plan(self._pose, command, self.np_random if self._noise else None)
+        self._steps += 1
+        self._sim_time += motion.duration_s
+        prev_dist = self._distance_to_goal()
+        contacts = []
+        if motion.moved:
+            last_free, contacts = self.world.sweep(motion.poses)
+            new_pose = self._pose if last_free < 0 else tuple(float(v) for v in motion.poses[last_free])
+            self._track_side(self._pose, new_pose)
+            self._path_length += math.hypot(new_pose[0] - self._pose[0], new_pose[1] - self._pose[1])
+            self._pose = new_pose
+            self.world.set_robot_pose(self._pose)
+        in_goal = self.scenario.goal.contains(*self._pose)
+        left_arena = any(c.category == "wall" for c in contacts)
+        collision = bool(contacts) and not left_arena
+        stopped_in_goal = not motion.moved and in_goal
+        truncated = self._steps >= self.config.max_steps
+        terminated = collision or left_arena or stopped_in_goal
+        success = in_goal and not (collision or left_arena) and (stopped_in_goal or truncated)
+        reason = None
+        if collision:
+            reason = "collision"
+        elif left_arena:
+            reason = "left_arena"
+        elif truncated and not success:
+            reason = self._timeout_reason()
+        self._done = terminated or truncated
+        reward = (prev_dist - self._distance_to_goal()) + (1.0 if success else 0.0) \
+            - (1.0 if collision or left_arena else 0.0)
+        self._last_info = self._info(collision=collision or left_arena, contacts=contacts, clipped=clipped,
+                                     success=success, reason=reason)
+        return self._observation(), float(reward), bool(terminated), bool(truncated and not terminated), \
+            dict(self._last_info)
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array" or self.scenario is None:
+            return None
+        return self.world.render(self._pose)
+
+    def close(self) -> None:
+        self.world.close()
+        super().close()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def pose(self) -> tuple[float, float, float]:
+        """Robot pose (x, y, yaw) in the world frame: metres, radians."""
+        return self._pose
+
+    def privileged_state(self) -> dict[str, Any]:
+        """Ground truth for privileged (scripted) policies: pose, scenario and robot config."""
+        return {"pose": self._pose, "scenario": self.scenario, "robot": self.config.robot,
+                "steps": self._steps, "max_steps": self.config.max_steps}
+
+    def _observation(self) -> dict[str, Any]:
+        assert self.scenario is not None
+        return {"rgb": self.world.render(self._pose), "instruction": self.scenario.instruction}
+
+    def _distance_to_goal(self) -> float:
+        goal = self.scenario.goal  # type: ignore[union-attr]
+        return math.hypot(self._pose[0] - goal.x, self._pose[1] - goal.y)
+
+    def _track_side(self, old, new) -> None:
+        ob = self.scenario.primary_obstacle  # type: ignore[union-attr]
+        if ob is None or self._went_side is not None:
+            return
+        if old[0] < ob.x <= new[0]:
+            t = (ob.x - old[0]) / (new[0] - old[0])
+            y = old[1] + t * (new[1] - old[1])
+            self._went_side = "left" if y > ob.y else "right"
+
+    def _timeout_reason(self) -> str:
+        scenario = self.scenario
+        assert scenario is not None
+        if scenario.side in ("left", "right") and self._went_side not in (None, scenario.side):
+            return "wrong_side"
+        if self._pose[0] < scenario.goal.x - scenario.goal.radius:
+            return "stopped_short"
+        return "timeout"
+
+    def _info(self, *, collision: bool, contacts, clipped: bool, success: bool, reason: str | None) -> dict:
+        scenario = self.scenario
+        assert scenario is not None
+        return {
+            "success": bool(success),
+            "collision": bool(collision),
+            "collided_with": [c.body for c in contacts],
+            "failure_reason": reason,
+            "pose": np.array(self._pose, dtype=np.float64),
+            "distance_to_goal": self._distance_to_goal(),
+            "heading_error": abs(wrap_angle(self._pose[2] - scenario.goal.heading)),
+            "in_goal": scenario.goal.contains(*self._pose),
+            "went_side": self._went_side,
+            "path_length": self._path_length,
+            "sim_time": self._sim_time,
+            "steps": self._steps,
+            "action_clipped": bool(clipped),
+            "scenario": scenario.name,
+            "instruction": scenario.instruction,
+        }
+
+
+def validate_action(action: Any) -> np.ndarray:
+    """The action as a float32 (3,) array; ``ValueError`` for wrong shapes or non-finite values."""
+    try:
+        arr = np.asarray(action, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"action {action!r} is not numeric: expected [linear_x, linear_y, angular_z]") from exc
+    if arr.shape != (3,):
+        raise ValueError(f"action has shape {arr.shape}; expected (3,) = [linear_x, linear_y, angular_z]")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"action {arr.tolist()} contains NaN or inf; expected finite [linear_x, linear_y, angular_z]")
+    return arr
+
+
+def _with_instruction(scenario: Scenario, instruction: str) -> Scenario:
+    import dataclasses
+
+    return dataclasses.replace(scenario, instruction=instruction)

@@ -1,0 +1,34 @@
+"""Policies behind one interface: ``make_policy(name, **overrides)`` → object with ``reset`` / ``act``.
+
+Names resolve first through ``configs/policy/<name>.yaml`` (a ``type`` key naming a registered policy,
+plus its keyword arguments), then through the registry itself. Heavy imports (torch, transformers,
+peft) happen only when a VLA policy is made.
+"""
+
+from __future__ import annotations
+
+from policies.base import (
+    OBS_INSTRUCTION,
+    OBS_RGB,
+    OBS_STATE,
+    BasePolicy,
+    Policy,
+    StepTiming,
+    register_policy,
+    registered_policies,
+)
+from policies.factory import available_policies, make_policy, policy_config
+
+__all__ = [
+    "OBS_INSTRUCTION",
+    "OBS_RGB",
+    "OBS_STATE",
+    "BasePolicy",
+    "Policy",
+    "StepTiming",
+    "available_policies",
+    "make_policy",
+    "policy_config",
+    "register_policy",
+    "registered_policies",
+]

@@ -1,0 +1,185 @@
+"""Configuration dataclasses of the simulated robot, camera, randomisation and world.
+
+Units: metres, seconds, radians (degrees only where a field name says ``_deg``). Every dataclass
+validates itself in ``__post_init__`` and names the bad field, its value and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+CONTROL_MODES = ("key_press", "continuous")
+
+
+def _require(condition: bool, owner: str, name: str, value: Any, expected: str) -> None:
+    if not condition:
+        raise ValueError(f"{owner}.{name}={value!r} is invalid: expected {expected}")
+
+
+def _positive(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        _require(isinstance(value, (int, float)) and math.isfinite(value) and value > 0, owner, name, value,
+                 "a finite number > 0")
+
+
+def _non_negative(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        _require(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0, owner, name, value,
+                 "a finite number >= 0")
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    """The omni-wheel base: footprint, speed scale, command semantics, actuation noise and limits.
+
+    ``speed_m_s`` is the translation speed at the default throttle (50 %): in key-press mode every
+    translation key moves at this speed for ``key_press_s`` whatever its direction, as the real driver's
+    ``move(angle, throttle)`` does. ``spin_rad_s`` is the yaw rate of a spin key (|angular_z| = 1.15).
+    """
+
+    radius: float = 0.16
+    height: float = 0.12
+    speed_m_s: float = 0.30
+    spin_rad_s: float = 0.80
+    key_press_s: float = 0.4
+    control_mode: str = "key_press"
+    control_period_s: float = 0.4
+    max_linear: float = 1.15
+    max_angular: float = 1.15
+    speed_noise: float = 0.0
+    heading_noise_rad: float = 0.0
+    yaw_drift_rad: float = 0.0
+    substep_m: float = 0.02
+
+    def __post_init__(self) -> None:
+        _positive("robot", radius=self.radius, height=self.height, speed_m_s=self.speed_m_s,
+                  spin_rad_s=self.spin_rad_s, key_press_s=self.key_press_s,
+                  control_period_s=self.control_period_s, max_linear=self.max_linear,
+                  max_angular=self.max_angular, substep_m=self.substep_m)
+        _non_negative("robot", speed_noise=self.speed_noise, heading_noise_rad=self.heading_noise_rad,
+                      yaw_drift_rad=self.yaw_drift_rad)
+        _require(self.control_mode in CONTROL_MODES, "robot", "control_mode", self.control_mode,
+                 f"one of {', '.join(CONTROL_MODES)}")
+
+    @property
+    def step_length_m(self) -> float:
+        """Distance one translation key press covers without noise (metres)."""
+        return self.speed_m_s * self.key_press_s
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Forward ego camera mounted on the robot: pose in the robot frame, optics, render size.
+
+    The real camera is 1280×720 (16:9); the default render keeps that aspect at a CPU-friendly size.
+    ``pitch_deg`` is negative when looking down.
+    """
+
+    width: int = 256
+    height: int = 144
+    mount_x: float = 0.14
+    mount_z: float = 0.30
+    pitch_deg: float = -12.0
+    vertical_fov_deg: float = 55.0
+    near: float = 0.03
+    far: float = 8.0
+    shadows: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and 8 <= value <= 4096, "camera", name, value,
+                     "an integer in [8, 4096]")
+        _positive("camera", mount_z=self.mount_z, vertical_fov_deg=self.vertical_fov_deg, near=self.near,
+                  far=self.far)
+        _require(-89.0 < self.pitch_deg < 89.0, "camera", "pitch_deg", self.pitch_deg, "in (-89, 89)")
+        _require(self.vertical_fov_deg < 170.0, "camera", "vertical_fov_deg", self.vertical_fov_deg, "< 170")
+        _require(self.far > self.near, "camera", "far", self.far, f"> near ({self.near})")
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+
+@dataclass(frozen=True)
+class RandomizationConfig:
+    """Domain randomisation, each part switchable; magnitudes are half-widths of uniform ranges."""
+
+    enabled: bool = True
+    start_pose: bool = True
+    start_xy_m: float = 0.04
+    start_yaw_deg: float = 4.0
+    obstacle_jitter: bool = True
+    obstacle_xy_m: float = 0.05
+    obstacle_yaw_deg: float = 8.0
+    target_jitter: bool = True
+    target_xy_m: float = 0.05
+    colors: bool = True
+    color_jitter: float = 0.12
+    textures: bool = True
+    light: bool = True
+    camera_jitter: bool = True
+    camera_height_m: float = 0.02
+    camera_pitch_deg: float = 3.0
+    distractors: bool = True
+    max_distractors: int = 2
+    actuation_noise: bool = True
+
+    def __post_init__(self) -> None:
+        _non_negative("randomization", start_xy_m=self.start_xy_m, start_yaw_deg=self.start_yaw_deg,
+                      obstacle_xy_m=self.obstacle_xy_m, obstacle_yaw_deg=self.obstacle_yaw_deg,
+                      target_xy_m=self.target_xy_m, color_jitter=self.color_jitter,
+                      camera_height_m=self.camera_height_m, camera_pitch_deg=self.camera_pitch_deg)
+        _require(isinstance(self.max_distractors, int) and 0 <= self.max_distractors <= 4, "randomization",
+                 "max_distractors", self.max_distractors, "an integer in [0, 4]")
+
+    def on(self, part: str) -> bool:
+        """Whether randomisation ``part`` is active (master switch and the part's own switch)."""
+        return self.enabled and bool(getattr(self, part))
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything the world and the env need: robot, camera, randomisation, episode budget."""
+
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    max_steps: int = 17
+    suite: str = "bottle_2025"
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.max_steps, int) and self.max_steps >= 1, "env", "max_steps", self.max_steps,
+                 "an integer >= 1")
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], values: dict[str, Any] | None, owner: str = "") -> T:
+    """Build dataclass ``cls`` from a (possibly nested) mapping, rejecting unknown keys by name."""
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"unknown {owner or cls.__name__} config key(s) {', '.join(unknown)}; "
+            f"valid keys: {', '.join(sorted(fields))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        default = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING \
+            else None
+        if default is not None and dataclasses.is_dataclass(default) and isinstance(value, dict):
+            kwargs[name] = from_dict(default, value, owner=name)  # type: ignore[arg-type]
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def sim_config(values: dict[str, Any] | None = None) -> SimConfig:
+    """A ``SimConfig`` from a nested dict such as ``{"robot": {"speed_m_s": 0.3}, "max_steps": 20}``."""
+    return from_dict(SimConfig, values, owner="env")

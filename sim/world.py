@@ -1,0 +1,240 @@
+"""The PyBullet world: one private client, the scene built once, bodies re-posed per episode.
+
+Nothing here touches module-level ``pybullet`` state: every call goes through ``self.client``.
+Bodies are named (``world.body("target")``); the scene holds the maximum number of every kind of body
+and parks the unused ones out of sight, so a reset never loads or creates geometry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.quiet import suppress_c_stdout
+
+with suppress_c_stdout():  # PyBullet prints its build time on import
+    import pybullet
+    from pybullet_utils import bullet_client
+
+from sim.camera import Camera  # noqa: E402
+from sim.config import SimConfig  # noqa: E402
+from sim.omni_base import OmniBase  # noqa: E402
+from sim.scenario import (  # noqa: E402
+    BASKET_HEIGHT,
+    BASKET_RADIUS,
+    BOTTLE_HEIGHT,
+    BOTTLE_RADIUS,
+    BOX_HALF_EXTENTS,
+    FLOOR_TEXTURES,
+    POT_HEIGHT,
+    POT_RADIUS,
+    Obstacle,
+    Scenario,
+)
+
+TEXTURE_DIR = Path(__file__).resolve().parents[1] / "assets" / "textures"
+PARK_Z = -20.0
+WALL_HEIGHT = 1.0
+WALL_THICKNESS = 0.04
+MAX_BOXES = 2
+MAX_DISTRACTORS = 4
+ROBOT_RGBA = (0.15, 0.15, 0.17, 1.0)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What the robot touched: body name and its category (``obstacle``, ``target``, ``wall``, ...)."""
+
+    body: str
+    category: str
+
+
+class World:
+    """Owns one ``BulletClient`` (DIRECT) and the scene; applies scenarios and renders the ego camera."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        with suppress_c_stdout():
+            self.client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        self.base = OmniBase(config.robot)
+        self.camera = Camera(config.camera, self.client)
+        self._bodies: dict[str, int] = {}
+        self._category: dict[int, str] = {}
+        self._names: dict[int, str] = {}
+        self._textures: dict[str, int] = {}
+        self._active: list[int] = []
+        self.scenario: Scenario | None = None
+        self._light = (0.4, 0.3, 1.0)
+        self._cam_offsets = (0.0, 0.0)
+        self._build()
+
+    # ------------------------------------------------------------------ scene construction (once)
+    def _add(self, name: str, category: str, collision: int, visual: int, z: float = PARK_Z) -> int:
+        uid = self.client.createMultiBody(0, collision, visual, [0.0, 0.0, z])
+        self._bodies[name] = uid
+        self._category[uid] = category
+        self._names[uid] = name
+        return uid
+
+    def _box(self, name: str, category: str, half_extents, rgba) -> int:
+        c = self.client
+        return self._add(name, category, c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
+                         c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba))
+
+    def _cylinder(self, name: str, category: str, radius: float, height: float, rgba) -> int:
+        c = self.client
+        return self._add(name, category,
+                         c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius, height=height),
+                         c.createVisualShape(pybullet.GEOM_CYLINDER, radius=radius, length=height,
+                                             rgbaColor=rgba))
+
+    def _build(self) -> None:
+        c = self.client
+        c.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
+        floor_half = (6.0, 6.0, 0.01)
+        floor = self._box("floor", "floor", floor_half, (0.78, 0.76, 0.72, 1.0))
+        c.resetBasePositionAndOrientation(floor, [1.0, 0.0, -0.01], [0, 0, 0, 1])
+        for name in FLOOR_TEXTURES:
+            if name != "none":
+                self._textures[name] = c.loadTexture(str(TEXTURE_DIR / f"{name}.png"))
+        for name in ("wall_front", "wall_back"):
+            self._box(name, "wall", (WALL_THICKNESS / 2, 3.0, WALL_HEIGHT / 2), (0.9, 0.9, 0.87, 1.0))
+        for name in ("wall_left", "wall_right"):
+            self._box(name, "wall", (4.0, WALL_THICKNESS / 2, WALL_HEIGHT / 2), (0.9, 0.9, 0.87, 1.0))
+        for i in range(MAX_BOXES):
+            self._box(f"box_{i}", "obstacle", BOX_HALF_EXTENTS, (0.66, 0.49, 0.32, 1.0))
+        self._cylinder("pot", "obstacle", POT_RADIUS, POT_HEIGHT, (0.42, 0.26, 0.14, 1.0))
+        self._cylinder("bottle", "target", BOTTLE_RADIUS, BOTTLE_HEIGHT, (0.55, 0.78, 0.92, 1.0))
+        self._cylinder("basket", "target", BASKET_RADIUS, BASKET_HEIGHT, (0.55, 0.56, 0.58, 1.0))
+        for i in range(MAX_DISTRACTORS):
+            if i % 2 == 0:
+                self._box(f"distractor_{i}", "distractor", (0.08, 0.08, 0.08), (0.5, 0.5, 0.5, 1.0))
+            else:
+                self._cylinder(f"distractor_{i}", "distractor", 0.06, 0.22, (0.5, 0.5, 0.5, 1.0))
+        rc = self.config.robot
+        robot = self._cylinder("robot", "robot", rc.radius, rc.height, ROBOT_RGBA)
+        c.setCollisionFilterPair(robot, floor, -1, -1, 0)
+        self._robot = robot
+
+    # ------------------------------------------------------------------ per-episode posing
+    def body(self, name: str) -> int:
+        """PyBullet unique id of the body called ``name``."""
+        if name not in self._bodies:
+            raise KeyError(f"no body {name!r}; bodies: {', '.join(sorted(self._bodies))}")
+        return self._bodies[name]
+
+    def _place(self, uid: int, x: float, y: float, z: float, yaw: float = 0.0) -> None:
+        self.client.resetBasePositionAndOrientation(uid, [x, y, z], [0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)])
+
+    def _park(self, uid: int) -> None:
+        self.client.resetBasePositionAndOrientation(uid, [uid * 1.0, 50.0, PARK_Z], [0, 0, 0, 1])
+
+    def _place_obstacle(self, uid: int, ob: Obstacle) -> None:
+        z = ob.half_extents[2] if ob.kind == "box" else ob.height / 2
+        self._place(uid, ob.x, ob.y, z, ob.yaw)
+        self.client.changeVisualShape(uid, -1, rgbaColor=list(ob.rgba))
+        self._active.append(uid)
+
+    def apply(self, scenario: Scenario) -> None:
+        """Pose every body and set colours, texture and light for ``scenario`` (no geometry is created)."""
+        c = self.client
+        self.scenario = scenario
+        self._active = []
+        used = set()
+        boxes = [o for o in scenario.obstacles if o.kind == "box"]
+        pots = [o for o in scenario.obstacles if o.kind != "box"]
+        if len(boxes) > MAX_BOXES or len(pots) > 1 or len(scenario.distractors) > MAX_DISTRACTORS:
+            raise ValueError(f"scenario {scenario.name!r} has more bodies than the world holds "
+                             f"(boxes <= {MAX_BOXES}, pots <= 1, distractors <= {MAX_DISTRACTORS})")
+        for i, ob in enumerate(boxes):
+            used.add(self._bodies[f"box_{i}"])
+            self._place_obstacle(self._bodies[f"box_{i}"], ob)
+        for ob in pots:
+            used.add(self._bodies["pot"])
+            self._place_obstacle(self._bodies["pot"], ob)
+        target_uid = self._bodies[scenario.target.kind]
+        used.add(target_uid)
+        self._place_obstacle(target_uid, scenario.target)
+        for i, ob in enumerate(scenario.distractors):
+            uid = self._bodies[f"distractor_{i}"]
+            used.add(uid)
+            self._place_obstacle(uid, ob)
+        for name, uid in self._bodies.items():
+            if self._category[uid] in ("obstacle", "target", "distractor") and uid not in used:
+                self._park(uid)
+        xmin, xmax, ymin, ymax = scenario.arena
+        h = WALL_HEIGHT / 2
+        t = WALL_THICKNESS / 2
+        self._place(self._bodies["wall_front"], xmax + t, 0.0, h)
+        self._place(self._bodies["wall_back"], xmin - t, 0.0, h)
+        self._place(self._bodies["wall_left"], (xmin + xmax) / 2, ymax + t, h)
+        self._place(self._bodies["wall_right"], (xmin + xmax) / 2, ymin - t, h)
+        walls = [self._bodies[n] for n in ("wall_front", "wall_back", "wall_left", "wall_right")]
+        self._active.extend(walls)
+        look = scenario.appearance
+        for uid in walls:
+            c.changeVisualShape(uid, -1, rgbaColor=list(look.wall_rgba))
+        floor = self._bodies["floor"]
+        if look.floor_texture != "none":
+            c.changeVisualShape(floor, -1, textureUniqueId=self._textures[look.floor_texture],
+                                rgbaColor=[1.0, 1.0, 1.0, 1.0])
+        else:
+            c.changeVisualShape(floor, -1, textureUniqueId=-1, rgbaColor=list(look.floor_rgba))
+        self._light = look.light_direction
+        self._cam_offsets = (look.camera_height_offset, look.camera_pitch_offset_deg)
+        self.set_robot_pose(scenario.start)
+
+    # ------------------------------------------------------------------ robot and queries
+    def set_robot_pose(self, pose: tuple[float, float, float]) -> None:
+        """Place the robot at ``pose`` = (x, y, yaw) (metres, radians); its base sits on the floor."""
+        rc = self.config.robot
+        self._place(self._robot, pose[0], pose[1], rc.height / 2 + 0.005, pose[2])
+
+    def contacts(self) -> list[Contact]:
+        """Bodies the robot currently penetrates or touches (signed distance <= 0)."""
+        c = self.client
+        c.performCollisionDetection()
+        touched = {pt[2] for pt in c.getContactPoints(bodyA=self._robot) if pt[8] <= 0.0}
+        return [Contact(self._names[uid], self._category[uid]) for uid in sorted(touched)
+                if self._category.get(uid) not in (None, "floor")]
+
+    def sweep(self, poses: np.ndarray) -> tuple[int, list[Contact]]:
+        """Move the robot through ``poses`` (N, 3); stop at the first contact.
+
+        Returns the index of the last collision-free pose (-1 when the first one already touches) and the
+        contacts found at the next pose (empty when the whole sweep is free). The robot is left at the last
+        free pose: a collision ends the episode without sliding along the obstacle.
+        """
+        last_free = -1
+        for i, pose in enumerate(poses):
+            self.set_robot_pose(tuple(pose))
+            hit = self.contacts()
+            if hit:
+                return last_free, hit
+            last_free = i
+        return last_free, []
+
+    def render(self, pose: tuple[float, float, float]) -> np.ndarray:
+        """Ego-camera RGB image (H, W, 3) uint8 of a robot at ``pose`` (TinyRenderer, CPU)."""
+        cam = self.config.camera
+        view = self.camera.view_matrix(pose, *self._cam_offsets)
+        _, _, rgba, _, _ = self.client.getCameraImage(
+            cam.width, cam.height, view, self.camera.projection,
+            renderer=pybullet.ER_TINY_RENDERER, shadow=int(cam.shadows), lightDirection=list(self._light),
+            flags=pybullet.ER_NO_SEGMENTATION_MASK,
+        )
+        return np.ascontiguousarray(np.reshape(rgba, (cam.height, cam.width, 4))[:, :, :3], dtype=np.uint8)
+
+    def close(self) -> None:
+        if getattr(self, "client", None) is not None:
+            try:
+                self.client.disconnect()
+            except pybullet.error:
+                pass
+            self.client = None  # type: ignore[assignment]
+
+    def __del__(self) -> None:  # pragma: no cover - best effort cleanup
+        self.close()
