@@ -60,6 +60,8 @@ class MobileNavEnv(gym.Env):
         self.world = World(self.config)
         self.scenario: Scenario | None = None
         self._noise = self.config.randomization.on("actuation_noise")
+        self.command_delay_s = 0.0
+        """Latency in the loop: seconds the previous command keeps running before the next one starts."""
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -85,6 +87,7 @@ class MobileNavEnv(gym.Env):
         self._sim_time = 0.0
         self._went_side: str | None = None
         self._done = False
+        self._last_command: np.ndarray | None = None
         self._last_info = self._info(collision=False, contacts=[], clipped=False, success=False, reason=None)
         return self._observation(), dict(self._last_info)
 
@@ -94,18 +97,18 @@ class MobileNavEnv(gym.Env):
         if self._done:
             raise RuntimeError("the episode has ended; call reset() before step()")
         command, clipped = self.world.base.clip(validate_action(action))
-        motion = self.world.base.plan(self._pose, command, self.np_random if self._noise else None)
         self._steps += 1
-        self._sim_time += motion.duration_s
         prev_dist = self._distance_to_goal()
         contacts = []
-        if motion.moved:
-            last_free, contacts = self.world.sweep(motion.poses)
-            new_pose = self._pose if last_free < 0 else tuple(float(v) for v in motion.poses[last_free])
-            self._track_side(self._pose, new_pose)
-            self._path_length += math.hypot(new_pose[0] - self._pose[0], new_pose[1] - self._pose[1])
-            self._pose = new_pose
-            self.world.set_robot_pose(self._pose)
+        if self.command_delay_s > 0 and self._last_command is not None:
+            carry = self.world.base.plan(self._pose, self._last_command, None, duration_s=self.command_delay_s)
+            self._sim_time += carry.duration_s
+            contacts = self._execute(carry)
+        motion = self.world.base.plan(self._pose, command, self.np_random if self._noise else None)
+        self._last_command = command
+        if not contacts:
+            self._sim_time += motion.duration_s
+            contacts = self._execute(motion)
         in_goal = self.scenario.goal.contains(*self._pose)
         left_arena = any(c.category == "wall" for c in contacts)
         collision = bool(contacts) and not left_arena
@@ -138,6 +141,18 @@ class MobileNavEnv(gym.Env):
         super().close()
 
     # ------------------------------------------------------------------ helpers
+    def _execute(self, motion) -> list:
+        """Sweep the robot along ``motion``; it stays at the last collision-free pose. Returns contacts."""
+        if not motion.moved:
+            return []
+        last_free, contacts = self.world.sweep(motion.poses)
+        new_pose = self._pose if last_free < 0 else tuple(float(v) for v in motion.poses[last_free])
+        self._track_side(self._pose, new_pose)
+        self._path_length += math.hypot(new_pose[0] - self._pose[0], new_pose[1] - self._pose[1])
+        self._pose = new_pose
+        self.world.set_robot_pose(self._pose)
+        return contacts
+
     @property
     def pose(self) -> tuple[float, float, float]:
         """Robot pose (x, y, yaw) in the world frame: metres, radians."""

@@ -17,7 +17,7 @@ from policies.base import (
     register_policy,
     registered_policies,
 )
-from policies.factory import available_policies, make_policy, policy_config
+from policies.factory import available_policies, build_policy, make_policy, policy_config
 
 __all__ = [
     "OBS_INSTRUCTION",
@@ -27,6 +27,7 @@ __all__ = [
     "Policy",
     "StepTiming",
     "available_policies",
+    "build_policy",
     "make_policy",
     "policy_config",
     "register_policy",

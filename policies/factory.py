@@ -52,9 +52,18 @@ def make_policy(name: str, **overrides: Any) -> Policy:
     known = available_policies()
     if name not in known:
         raise KeyError(f"unknown policy {name!r}; known policies: {', '.join(known)}")
-    cfg = policy_config(name)
+    return build_policy({**policy_config(name), **overrides}, name)
+
+
+def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
+    """Build a policy from a config mapping ``{"type": registered type, **keyword arguments}``."""
+    _import_builtins()
+    cfg = dict(config)
+    if "type" not in cfg:
+        raise ValueError(f"policy config {cfg!r} has no 'type' key; known types: "
+                         f"{', '.join(sorted(set(registered_policies()) | set(_LAZY_TYPES)))}")
     policy_type = cfg.pop("type")
-    cfg.update(overrides)
+    name = name or str(policy_type)
     if policy_type in _LAZY_TYPES:
         importlib.import_module(_LAZY_TYPES[policy_type])
     registry = registered_policies()

@@ -49,9 +49,9 @@ class RobotConfig:
     control_period_s: float = 0.4
     max_linear: float = 1.15
     max_angular: float = 1.15
-    speed_noise: float = 0.0
-    heading_noise_rad: float = 0.0
-    yaw_drift_rad: float = 0.0
+    speed_noise: float = 0.05
+    heading_noise_rad: float = 0.03
+    yaw_drift_rad: float = 0.01
     substep_m: float = 0.02
 
     def __post_init__(self) -> None:

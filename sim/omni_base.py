@@ -44,8 +44,11 @@ class OmniBase:
         return clipped, bool(np.any(clipped != action))
 
     def plan(self, pose: tuple[float, float, float], action: np.ndarray,
-             noise: np.random.Generator | None = None) -> Motion:
-        """Substep poses of executing ``action`` from ``pose``; ``noise`` draws actuation noise."""
+             noise: np.random.Generator | None = None, duration_s: float | None = None) -> Motion:
+        """Substep poses of executing ``action`` from ``pose``; ``noise`` draws actuation noise.
+
+        ``duration_s`` overrides how long the command is held (the key press or control period).
+        """
         cfg = self.config
         x, y, yaw = pose
         lin_x, lin_y, ang_z = (float(v) for v in action)
@@ -54,7 +57,7 @@ class OmniBase:
             else 0.0
         drift = noise.normal(0.0, cfg.yaw_drift_rad) if noise is not None and cfg.yaw_drift_rad else 0.0
         if cfg.control_mode == "key_press":
-            duration = cfg.key_press_s
+            duration = cfg.key_press_s if duration_s is None else duration_s
             if abs(ang_z) > SPIN_THRESHOLD:
                 v_body = (0.0, 0.0)
                 omega = cfg.spin_rad_s * ang_z / NOMINAL * speed_gain
@@ -66,7 +69,7 @@ class OmniBase:
             else:
                 return Motion(np.empty((0, 3)), duration, False)
         else:
-            duration = cfg.control_period_s
+            duration = cfg.control_period_s if duration_s is None else duration_s
             scale = cfg.speed_m_s / NOMINAL * speed_gain
             c, s = math.cos(heading_err), math.sin(heading_err)
             v_body = (scale * (c * lin_x - s * lin_y), scale * (s * lin_x + c * lin_y))

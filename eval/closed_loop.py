@@ -1,0 +1,369 @@
+"""Closed-loop evaluation: ``python -m eval.closed_loop --policy NAME [--episodes N ...] [key=value ...]``.
+
+Runs seeded episodes of a scenario suite (episode i: seed + i, scenario ``suite.scenario_for(i, seed)``)
+and writes a run directory:
+
+- ``run.json``: the resolved config and its hash (a rerun into the same directory resumes only when the
+  config matches);
+- ``episodes.jsonl``: one row per finished episode, appended as episodes finish (the resume log);
+- ``results.json``: per-episode rows and the summary (success with Wilson 95 % intervals overall and
+  per tag, trials needed for ±5 pp, SPL, failure reasons, instruction sensitivity, latency), provenance;
+- ``report.html`` / ``report.md`` with trajectory plots, latency and videos (``videos/*.gif``).
+
+Results do not depend on ``--workers``: every episode depends only on (seed, index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from eval.files import atomic_write_json
+from eval.metrics import summarize_latency, trials_needed, wilson_interval
+from eval.provenance import provenance
+from eval.rollout import EpisodeSpec, LoopSettings, run_episode
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "configs"
+DETERMINISTIC_FIELDS = (
+    "episode", "seed", "scenario", "tags", "instruction", "instruction_flipped", "success", "failure_reason",
+    "spl", "soft_spl", "collisions", "path_length_m", "steps", "final_distance_m", "final_heading_error_rad",
+    "went_side", "trajectory",
+)
+"""Row fields that must be identical whatever the worker count (latency is wall-clock, so it is not)."""
+
+
+# ---------------------------------------------------------------------------- configuration
+def load_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The ``configs/closed_loop.yaml`` config composed with Hydra ``key=value`` overrides."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        cfg = compose(config_name="closed_loop", overrides=list(overrides), return_hydra_config=True)
+    return finalize_config(cfg, str(cfg.hydra.runtime.choices.policy))
+
+
+def finalize_config(cfg: DictConfig, policy_name: str) -> DictConfig:
+    """Drop Hydra's own node and record the chosen policy's name."""
+    cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    cfg.policy_name = cfg.policy_name or policy_name
+    return cfg
+
+
+def _env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
+    assert isinstance(env_cfg, dict)
+    suite = cfg.suite or env_cfg.get("suite")
+    env_cfg["suite"] = suite
+    return {"config": env_cfg, "suite": suite}
+
+
+def plan_episodes(cfg: DictConfig) -> list[EpisodeSpec]:
+    """Every episode of the run: the suite's scenario for each index, plus mirrored-instruction twins."""
+    from sim.suites import load_suite
+
+    if int(cfg.episodes) < 1:
+        raise ValueError(f"episodes={cfg.episodes!r} is invalid; expected an integer >= 1")
+    suite = load_suite(cfg.suite or cfg.env.suite)
+    specs = []
+    for i in range(int(cfg.episodes)):
+        name = suite.scenario_for(i, int(cfg.seed))
+        specs.append(EpisodeSpec(i, int(cfg.seed) + i, name))
+        if cfg.instruction_sensitivity:
+            specs.append(EpisodeSpec(i, int(cfg.seed) + i, name, flipped=True))
+    return specs
+
+
+def default_out(cfg: DictConfig) -> Path:
+    suite = cfg.suite or cfg.env.suite
+    return REPO_ROOT / "runs" / "closed_loop" / f"{cfg.policy_name}-{suite}-seed{cfg.seed}-n{cfg.episodes}"
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of everything that changes results (not workers, output folder, videos or progress bars)."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(data, dict)
+    for key in ("workers", "out", "videos", "report", "progress"):
+        data.pop(key, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- workers
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(cfg_yaml: str) -> None:
+    cfg = OmegaConf.create(cfg_yaml)
+    _WORKER["cfg"] = cfg
+    _WORKER["env"], _WORKER["policy"], _WORKER["settings"] = _make_runtime(cfg)
+
+
+def _make_runtime(cfg: DictConfig):
+    from envs.nav_env import MobileNavEnv
+    from policies import build_policy
+
+    env = MobileNavEnv(**_env_kwargs(cfg))
+    policy_cfg = OmegaConf.to_container(cfg.policy, resolve=True)
+    assert isinstance(policy_cfg, dict)
+    policy = build_policy(policy_cfg, str(cfg.policy_name))
+    settings = LoopSettings(str(cfg.latency_in_loop.mode), float(cfg.latency_in_loop.delay_ms),
+                            float(cfg.step_timeout_s))
+    return env, policy, settings
+
+
+def _run_in_worker(spec: EpisodeSpec) -> dict[str, Any]:
+    row, _ = run_episode(_WORKER["env"], _WORKER["policy"], spec, _WORKER["settings"])
+    return row
+
+
+# ---------------------------------------------------------------------------- the run
+def run(cfg: DictConfig, out: str | Path | None = None) -> dict[str, Any]:
+    """Run (or resume) the closed-loop evaluation described by ``cfg``; returns the results dict."""
+    from sim.quiet import suppress_c_stdout  # noqa: F401 - imported for its side effect on pybullet
+
+    out_dir = Path(out or cfg.out or default_out(cfg))
+    specs = plan_episodes(cfg)
+    digest = config_hash(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_file = out_dir / "run.json"
+    if run_file.exists():
+        previous = json.loads(run_file.read_text())
+        if previous.get("config_hash") != digest:
+            raise ValueError(
+                f"{out_dir} holds a run with a different config (hash {previous.get('config_hash')} != {digest}); "
+                "choose another --out or delete that directory"
+            )
+    else:
+        atomic_write_json(run_file, {"config_hash": digest, "config": OmegaConf.to_container(cfg, resolve=True)})
+    log = out_dir / "episodes.jsonl"
+    done = _read_log(log)
+    todo = [s for s in specs if s.key not in done]
+    workers = max(1, int(cfg.workers))
+    bar = _progress(len(specs), initial=len(specs) - len(todo), enabled=bool(cfg.progress))
+    with log.open("a") as sink:
+        def record(row: dict[str, Any]) -> None:
+            done[_row_key(row)] = row
+            sink.write(json.dumps(row) + "\n")
+            sink.flush()
+            os.fsync(sink.fileno())
+            bar.update(1)
+
+        if todo and workers == 1:
+            env, policy, settings = _make_runtime(cfg)
+            try:
+                for spec in todo:
+                    record(run_episode(env, policy, spec, settings)[0])
+            finally:
+                env.close()
+        elif todo:
+            ctx = get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(OmegaConf.to_yaml(cfg),)) as pool:
+                futures = [pool.submit(_run_in_worker, spec) for spec in todo]
+                for future in as_completed(futures):
+                    record(future.result())
+    bar.close()
+    rows = [done[s.key] for s in specs]
+    if int(cfg.videos) > 0:
+        _record_videos(cfg, rows, out_dir, int(cfg.videos))
+    results = {
+        "summary": summarize(rows, str(cfg.policy_name), cfg),
+        "provenance": provenance(cfg, [s.seed for s in specs if not s.flipped]),
+        "episodes": rows,
+    }
+    atomic_write_json(out_dir / "results.json", results)
+    if cfg.report:
+        from eval.report import write_report
+
+        write_report(out_dir)
+    return results
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    return f"{row['episode']}{'-flipped' if row['instruction_flipped'] else ''}"
+
+
+def _read_log(path: Path) -> dict[str, dict[str, Any]]:
+    """Rows already finished (a torn last line from a killed run is ignored and rewritten)."""
+    rows: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return rows
+    good_lines = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows[_row_key(row)] = row
+        good_lines.append(line)
+    from eval.files import atomic_write_text
+
+    atomic_write_text(path, "".join(f"{line}\n" for line in good_lines))
+    return rows
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="episodes", unit="ep", disable=not enabled,
+                file=sys.stderr, dynamic_ncols=True)
+
+
+def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int) -> None:
+    """Re-run a few episodes (failures first) recording frames; episodes are deterministic, so the
+    replay is the same episode."""
+    from eval.video import write_episode_video
+
+    main_rows = [r for r in rows if not r["instruction_flipped"]]
+    chosen = sorted(main_rows, key=lambda r: (r["success"], r["episode"]))[:count]
+    env, policy, settings = _make_runtime(cfg)
+    try:
+        for row in chosen:
+            rel = f"videos/ep{row['episode']:04d}.gif"
+            if not (out_dir / rel).exists():
+                spec = EpisodeSpec(row["episode"], row["seed"], row["scenario"])
+                replay, frames = run_episode(env, policy, spec, settings, record_frames=True)
+                write_episode_video(out_dir / rel, frames, replay["trajectory"], replay["scene"])
+            row["video"] = rel
+    finally:
+        env.close()
+
+
+# ---------------------------------------------------------------------------- summary
+def _rate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    k = sum(bool(r["success"]) for r in rows)
+    lo, hi = wilson_interval(k, n)
+    return {"episodes": n, "successes": k, "success_rate": k / n if n else 0.0, "wilson95": [lo, hi]}
+
+
+def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = None) -> dict[str, Any]:
+    """The ``summary`` of ``results.json`` from its rows (mirrored-instruction twins only feed the
+    instruction-sensitivity figure)."""
+    main = [r for r in rows if not r["instruction_flipped"]]
+    overall = _rate(main)
+    per_tag: dict[str, Any] = {}
+    groups: dict[str, list] = defaultdict(list)
+    for r in main:
+        groups[f"scenario={r['scenario']}"].append(r)
+        for axis, value in r["tags"].items():
+            groups[f"{axis}={value}"].append(r)
+    for key in sorted(groups):
+        per_tag[key] = _rate(groups[key])
+    sided = [r for r in rows if r.get("named_side") in ("left", "right") and r["scene"]["side"] in ("left", "right")]
+    sensitivity = None
+    if any(r["instruction_flipped"] for r in rows) and sided:
+        hits = sum(r["went_side"] == r["named_side"] for r in sided)
+        lo, hi = wilson_interval(hits, len(sided))
+        sensitivity = {"episodes": len(sided), "named_side_rate": hits / len(sided), "wilson95": [lo, hi],
+                       "original_named_side_rate": _side_rate([r for r in sided if not r["instruction_flipped"]]),
+                       "flipped_named_side_rate": _side_rate([r for r in sided if r["instruction_flipped"]])}
+    latency: dict[str, list[float]] = defaultdict(list)
+    for r in main:
+        for name, stats in r["latency_ms"].items():
+            if stats.get("n"):
+                # Per-episode summaries: pool their means weighted by steps (raw samples are not kept).
+                latency[name].extend([stats["mean"]] * int(stats["n"]))
+    n = overall["episodes"]
+    summary = {
+        "policy": policy,
+        **overall,
+        "trials_needed_5pp": trials_needed(overall["success_rate"]),
+        "spl_mean": sum(r["spl"] for r in main) / n if n else 0.0,
+        "soft_spl_mean": sum(r["soft_spl"] for r in main) / n if n else 0.0,
+        "collision_rate": sum(r["collisions"] > 0 for r in main) / n if n else 0.0,
+        "failure_reasons": dict(Counter(r["failure_reason"] for r in main if r["failure_reason"])),
+        "per_tag": per_tag,
+        "instruction_sensitivity": sensitivity,
+        "latency_ms": {name: summarize_latency(values) for name, values in latency.items()},
+        "latency_p95_of_episode_p95_ms": max((r["latency_ms"].get("total_ms", {}).get("p95") or 0.0) for r in main)
+        if main else None,
+        "latency_in_loop": {"mode": str(cfg.latency_in_loop.mode) if cfg is not None else "none",
+                            "delay_ms": float(cfg.latency_in_loop.delay_ms) if cfg is not None else 0.0},
+    }
+    return summary
+
+
+def _side_rate(rows: list[dict[str, Any]]) -> float | None:
+    return sum(r["went_side"] == r["named_side"] for r in rows) / len(rows) if rows else None
+
+
+def format_summary(results: dict[str, Any]) -> str:
+    """A plain-text summary table for the terminal."""
+    s = results["summary"]
+    lo, hi = s["wilson95"]
+    lines = [
+        f"policy {s['policy']}: success {s['successes']}/{s['episodes']} = {s['success_rate']:.1%} "
+        f"(Wilson 95 % [{lo:.1%}, {hi:.1%}]); trials for ±5 pp: {s['trials_needed_5pp']}",
+        f"SPL {s['spl_mean']:.3f}  SoftSPL {s['soft_spl_mean']:.3f}  collision rate {s['collision_rate']:.1%}",
+    ]
+    if s["failure_reasons"]:
+        lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(s["failure_reasons"].items())))
+    sens = s.get("instruction_sensitivity")
+    if sens:
+        lines.append(f"instruction sensitivity: went round the named side in {sens['named_side_rate']:.1%} of "
+                     f"{sens['episodes']} episodes (original {sens['original_named_side_rate']:.1%}, mirrored "
+                     f"{sens['flipped_named_side_rate']:.1%}); a language-blind policy scores ~50 %")
+    total = s["latency_ms"].get("total_ms")
+    if total and total.get("n"):
+        lines.append(f"policy latency per step: p50 {total['p50']:.2f} ms, p95 {total['p95']:.2f} ms, "
+                     f"max {total['max']:.2f} ms")
+    width = max(len(k) for k in s["per_tag"]) if s["per_tag"] else 10
+    lines.append(f"{'tag':<{width}}  {'n':>4}  {'success':>8}  wilson95")
+    for key, stats in s["per_tag"].items():
+        lo, hi = stats["wilson95"]
+        lines.append(f"{key:<{width}}  {stats['episodes']:>4}  {stats['success_rate']:>8.1%}  [{lo:.1%}, {hi:.1%}]")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m eval.closed_loop", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--policy", help="policy name (configs/policy/*.yaml or a registered type)")
+    parser.add_argument("--episodes", type=int, help="episodes to run (each also mirrored when "
+                                                     "instruction_sensitivity=true)")
+    parser.add_argument("--suite", help="scenario suite (configs/suite/*.yaml) or a suite YAML path")
+    parser.add_argument("--seed", type=int, help="base seed; episode i uses seed + i")
+    parser.add_argument("--workers", type=int, help="worker processes (results do not depend on it)")
+    parser.add_argument("--out", help="run directory (rerunning into it resumes)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides key=value, e.g. env.max_steps=20 "
+                                                     "latency_in_loop.mode=fixed latency_in_loop.delay_ms=500")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = list(args.overrides)
+    for flag in ("policy", "episodes", "suite", "seed", "workers", "out"):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{flag}={value}")
+    try:
+        cfg = load_config(overrides)
+        results = run(cfg)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    print(format_summary(results))
+    out = Path(cfg.out or default_out(cfg))
+    print(f"run directory: {out}")
+    if cfg.report:
+        print(f"report: {out / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
