@@ -1,4 +1,4 @@
-"""Scenario suites: named, weighted lists of scenarios loaded from ``configs/suite/<name>.yaml``.
+"""Scenario suites: named, weighted lists of scenarios loaded from ``configs/suites/<name>.yaml``.
 
 A suite file::
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.scenario import all_scenario_names, parse_scenario_name
 
-SUITE_DIR = Path(__file__).resolve().parents[1] / "configs" / "suite"
+SUITE_DIR = Path(__file__).resolve().parents[1] / "configs" / "suites"
 MAX_CYCLE = 1000
 
 
@@ -100,7 +100,7 @@ def suite_from_mapping(name: str, data: object, source: str = "") -> Suite:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """A suite by name (``configs/suite/<name>.yaml``) or by path to a YAML file."""
+    """A suite by name (``configs/suites/<name>.yaml``) or by path to a YAML file."""
     import yaml
 
     path = Path(name_or_path)

@@ -72,8 +72,11 @@ class World:
         self._build()
 
     # ------------------------------------------------------------------ scene construction (once)
-    def _add(self, name: str, category: str, collision: int, visual: int, z: float = PARK_Z) -> int:
-        uid = self.client.createMultiBody(0, collision, visual, [0.0, 0.0, z])
+    def _add(self, name: str, category: str, collision: int, visual: int, z: float = PARK_Z,
+             mass: float = 0.0) -> int:
+        # Bullet computes no contacts between two static (mass 0) bodies, so the robot gets a mass; the
+        # world is never stepped, so it is posed kinematically all the same.
+        uid = self.client.createMultiBody(mass, collision, visual, [0.0, 0.0, z])
         self._bodies[name] = uid
         self._category[uid] = category
         self._names[uid] = name
@@ -84,12 +87,12 @@ class World:
         return self._add(name, category, c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
                          c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba))
 
-    def _cylinder(self, name: str, category: str, radius: float, height: float, rgba) -> int:
+    def _cylinder(self, name: str, category: str, radius: float, height: float, rgba, mass: float = 0.0) -> int:
         c = self.client
         return self._add(name, category,
                          c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius, height=height),
                          c.createVisualShape(pybullet.GEOM_CYLINDER, radius=radius, length=height,
-                                             rgbaColor=rgba))
+                                             rgbaColor=rgba), mass=mass)
 
     def _build(self) -> None:
         c = self.client
@@ -115,7 +118,7 @@ class World:
             else:
                 self._cylinder(f"distractor_{i}", "distractor", 0.06, 0.22, (0.5, 0.5, 0.5, 1.0))
         rc = self.config.robot
-        robot = self._cylinder("robot", "robot", rc.radius, rc.height, ROBOT_RGBA)
+        robot = self._cylinder("robot", "robot", rc.radius, rc.height, ROBOT_RGBA, mass=10.0)
         c.setCollisionFilterPair(robot, floor, -1, -1, 0)
         self._robot = robot
 
