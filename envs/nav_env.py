@@ -37,8 +37,12 @@ class MobileNavEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
-    def __init__(self, config: SimConfig | dict | None = None, suite: Suite | str | dict | None = None,
-                 render_mode: str | None = "rgb_array") -> None:
+    def __init__(
+        self,
+        config: SimConfig | dict | None = None,
+        suite: Suite | str | dict | None = None,
+        render_mode: str | None = "rgb_array",
+    ) -> None:
         super().__init__()
         self.config = config if isinstance(config, SimConfig) else sim_config(config)
         if render_mode not in (None, "rgb_array"):
@@ -51,10 +55,12 @@ class MobileNavEnv(gym.Env):
         else:
             self.suite = load_suite(suite or self.config.suite)
         cam, rc = self.config.camera, self.config.robot
-        self.observation_space = spaces.Dict({
-            "rgb": spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8),
-            "instruction": spaces.Text(max_length=256, charset=INSTRUCTION_CHARSET),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "rgb": spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8),
+                "instruction": spaces.Text(max_length=256, charset=INSTRUCTION_CHARSET),
+            }
+        )
         high = np.array([rc.max_linear, rc.max_linear, rc.max_angular], np.float32)
         self.action_space = spaces.Box(-high, high, dtype=np.float32)
         self.world = World(self.config)
@@ -75,8 +81,13 @@ class MobileNavEnv(gym.Env):
             names = self.suite.scenarios
             probs = np.array([self.suite.weights[n] for n in names], float)
             name = names[int(self.np_random.choice(len(names), p=probs / probs.sum()))]
-        scenario = build_scenario(str(name), self.np_random, self.config.randomization,
-                                  seed=seed if seed is not None else -1, suite=self.suite.name)
+        scenario = build_scenario(
+            str(name),
+            self.np_random,
+            self.config.randomization,
+            seed=seed if seed is not None else -1,
+            suite=self.suite.name,
+        )
         if options.get("instruction") is not None:
             scenario = _with_instruction(scenario, str(options["instruction"]))
         self.scenario = scenario
@@ -101,7 +112,9 @@ class MobileNavEnv(gym.Env):
         prev_dist = self._distance_to_goal()
         contacts = []
         if self.command_delay_s > 0 and self._last_command is not None:
-            carry = self.world.base.plan(self._pose, self._last_command, None, duration_s=self.command_delay_s)
+            carry = self.world.base.plan(
+                self._pose, self._last_command, None, duration_s=self.command_delay_s
+            )
             self._sim_time += carry.duration_s
             contacts = self._execute(carry)
         motion = self.world.base.plan(self._pose, command, self.np_random if self._noise else None)
@@ -124,12 +137,25 @@ class MobileNavEnv(gym.Env):
         elif truncated and not success:
             reason = self._timeout_reason()
         self._done = terminated or truncated
-        reward = (prev_dist - self._distance_to_goal()) + (1.0 if success else 0.0) \
+        reward = (
+            (prev_dist - self._distance_to_goal())
+            + (1.0 if success else 0.0)
             - (1.0 if collision or left_arena else 0.0)
-        self._last_info = self._info(collision=collision or left_arena, contacts=contacts, clipped=clipped,
-                                     success=success, reason=reason)
-        return self._observation(), float(reward), bool(terminated), bool(truncated and not terminated), \
-            dict(self._last_info)
+        )
+        self._last_info = self._info(
+            collision=collision or left_arena,
+            contacts=contacts,
+            clipped=clipped,
+            success=success,
+            reason=reason,
+        )
+        return (
+            self._observation(),
+            float(reward),
+            bool(terminated),
+            bool(truncated and not terminated),
+            dict(self._last_info),
+        )
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array" or self.scenario is None:
@@ -160,8 +186,13 @@ class MobileNavEnv(gym.Env):
 
     def privileged_state(self) -> dict[str, Any]:
         """Ground truth for privileged (scripted) policies: pose, scenario and robot config."""
-        return {"pose": self._pose, "scenario": self.scenario, "robot": self.config.robot,
-                "steps": self._steps, "max_steps": self.config.max_steps}
+        return {
+            "pose": self._pose,
+            "scenario": self.scenario,
+            "robot": self.config.robot,
+            "steps": self._steps,
+            "max_steps": self.config.max_steps,
+        }
 
     def _observation(self) -> dict[str, Any]:
         assert self.scenario is not None
@@ -216,11 +247,15 @@ def validate_action(action: Any) -> np.ndarray:
     try:
         arr = np.asarray(action, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"action {action!r} is not numeric: expected [linear_x, linear_y, angular_z]") from exc
+        raise ValueError(
+            f"action {action!r} is not numeric: expected [linear_x, linear_y, angular_z]"
+        ) from exc
     if arr.shape != (3,):
         raise ValueError(f"action has shape {arr.shape}; expected (3,) = [linear_x, linear_y, angular_z]")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"action {arr.tolist()} contains NaN or inf; expected finite [linear_x, linear_y, angular_z]")
+        raise ValueError(
+            f"action {arr.tolist()} contains NaN or inf; expected finite [linear_x, linear_y, angular_z]"
+        )
     return arr
 
 

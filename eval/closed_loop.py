@@ -37,9 +37,23 @@ from eval.rollout import EpisodeSpec, LoopSettings, run_episode
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
 DETERMINISTIC_FIELDS = (
-    "episode", "seed", "scenario", "tags", "instruction", "instruction_flipped", "success", "failure_reason",
-    "spl", "soft_spl", "collisions", "path_length_m", "steps", "final_distance_m", "final_heading_error_rad",
-    "went_side", "trajectory",
+    "episode",
+    "seed",
+    "scenario",
+    "tags",
+    "instruction",
+    "instruction_flipped",
+    "success",
+    "failure_reason",
+    "spl",
+    "soft_spl",
+    "collisions",
+    "path_length_m",
+    "steps",
+    "final_distance_m",
+    "final_heading_error_rad",
+    "went_side",
+    "trajectory",
 )
 """Row fields that must be identical whatever the worker count (latency is wall-clock, so it is not)."""
 
@@ -48,9 +62,19 @@ DETERMINISTIC_FIELDS = (
 def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     """The ``configs/closed_loop.yaml`` config composed with Hydra ``key=value`` overrides."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
 
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose(config_name="closed_loop", overrides=list(overrides), return_hydra_config=True)
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            cfg = compose(config_name="closed_loop", overrides=list(overrides), return_hydra_config=True)
+    except MissingConfigException as exc:
+        group = next((g for g in ("policy", "env") if f"'{g}/" in str(exc) or f"{g}=" in str(exc)), None)
+        choices = sorted(p.stem for p in (CONFIG_DIR / (group or "policy")).glob("*.yaml"))
+        bad = [o for o in overrides if o.startswith(f"{group}=")] if group else overrides
+        raise KeyError(
+            f"unknown {group or 'config'} {', '.join(bad)}; known {group or 'policy'} configs: "
+            f"{', '.join(choices)} (configs/{group or 'policy'}/*.yaml)"
+        ) from exc
     return finalize_config(cfg, str(cfg.hydra.runtime.choices.policy))
 
 
@@ -117,8 +141,9 @@ def _make_runtime(cfg: DictConfig):
     policy_cfg = OmegaConf.to_container(cfg.policy, resolve=True)
     assert isinstance(policy_cfg, dict)
     policy = build_policy(policy_cfg, str(cfg.policy_name))
-    settings = LoopSettings(str(cfg.latency_in_loop.mode), float(cfg.latency_in_loop.delay_ms),
-                            float(cfg.step_timeout_s))
+    settings = LoopSettings(
+        str(cfg.latency_in_loop.mode), float(cfg.latency_in_loop.delay_ms), float(cfg.step_timeout_s)
+    )
     return env, policy, settings
 
 
@@ -141,17 +166,21 @@ def run(cfg: DictConfig, out: str | Path | None = None) -> dict[str, Any]:
         previous = json.loads(run_file.read_text())
         if previous.get("config_hash") != digest:
             raise ValueError(
-                f"{out_dir} holds a run with a different config (hash {previous.get('config_hash')} != {digest}); "
+                f"{out_dir} holds a run with a different config "
+                f"(hash {previous.get('config_hash')} != {digest}); "
                 "choose another --out or delete that directory"
             )
     else:
-        atomic_write_json(run_file, {"config_hash": digest, "config": OmegaConf.to_container(cfg, resolve=True)})
+        atomic_write_json(
+            run_file, {"config_hash": digest, "config": OmegaConf.to_container(cfg, resolve=True)}
+        )
     log = out_dir / "episodes.jsonl"
     done = _read_log(log)
     todo = [s for s in specs if s.key not in done]
     workers = max(1, int(cfg.workers))
     bar = _progress(len(specs), initial=len(specs) - len(todo), enabled=bool(cfg.progress))
     with log.open("a") as sink:
+
         def record(row: dict[str, Any]) -> None:
             done[_row_key(row)] = row
             sink.write(json.dumps(row) + "\n")
@@ -168,8 +197,9 @@ def run(cfg: DictConfig, out: str | Path | None = None) -> dict[str, Any]:
                 env.close()
         elif todo:
             ctx = get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(OmegaConf.to_yaml(cfg),)) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(OmegaConf.to_yaml(cfg),)
+            ) as pool:
                 futures = [pool.submit(_run_in_worker, spec) for spec in todo]
                 for future in as_completed(futures):
                     record(future.result())
@@ -216,8 +246,15 @@ def _read_log(path: Path) -> dict[str, dict[str, Any]]:
 def _progress(total: int, initial: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc="episodes", unit="ep", disable=not enabled,
-                file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc="episodes",
+        unit="ep",
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
 
 
 def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int) -> None:
@@ -261,14 +298,22 @@ def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = 
             groups[f"{axis}={value}"].append(r)
     for key in sorted(groups):
         per_tag[key] = _rate(groups[key])
-    sided = [r for r in rows if r.get("named_side") in ("left", "right") and r["scene"]["side"] in ("left", "right")]
+    sided = [
+        r
+        for r in rows
+        if r.get("named_side") in ("left", "right") and r["scene"]["side"] in ("left", "right")
+    ]
     sensitivity = None
     if any(r["instruction_flipped"] for r in rows) and sided:
         hits = sum(r["went_side"] == r["named_side"] for r in sided)
         lo, hi = wilson_interval(hits, len(sided))
-        sensitivity = {"episodes": len(sided), "named_side_rate": hits / len(sided), "wilson95": [lo, hi],
-                       "original_named_side_rate": _side_rate([r for r in sided if not r["instruction_flipped"]]),
-                       "flipped_named_side_rate": _side_rate([r for r in sided if r["instruction_flipped"]])}
+        sensitivity = {
+            "episodes": len(sided),
+            "named_side_rate": hits / len(sided),
+            "wilson95": [lo, hi],
+            "original_named_side_rate": _side_rate([r for r in sided if not r["instruction_flipped"]]),
+            "flipped_named_side_rate": _side_rate([r for r in sided if r["instruction_flipped"]]),
+        }
     latency: dict[str, list[float]] = defaultdict(list)
     for r in main:
         for name, stats in r["latency_ms"].items():
@@ -287,10 +332,15 @@ def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = 
         "per_tag": per_tag,
         "instruction_sensitivity": sensitivity,
         "latency_ms": {name: summarize_latency(values) for name, values in latency.items()},
-        "latency_p95_of_episode_p95_ms": max((r["latency_ms"].get("total_ms", {}).get("p95") or 0.0) for r in main)
-        if main else None,
-        "latency_in_loop": {"mode": str(cfg.latency_in_loop.mode) if cfg is not None else "none",
-                            "delay_ms": float(cfg.latency_in_loop.delay_ms) if cfg is not None else 0.0},
+        "latency_p95_of_episode_p95_ms": max(
+            (r["latency_ms"].get("total_ms", {}).get("p95") or 0.0) for r in main
+        )
+        if main
+        else None,
+        "latency_in_loop": {
+            "mode": str(cfg.latency_in_loop.mode) if cfg is not None else "none",
+            "delay_ms": float(cfg.latency_in_loop.delay_ms) if cfg is not None else 0.0,
+        },
     }
     return summary
 
@@ -306,40 +356,55 @@ def format_summary(results: dict[str, Any]) -> str:
     lines = [
         f"policy {s['policy']}: success {s['successes']}/{s['episodes']} = {s['success_rate']:.1%} "
         f"(Wilson 95 % [{lo:.1%}, {hi:.1%}]); trials for ±5 pp: {s['trials_needed_5pp']}",
-        f"SPL {s['spl_mean']:.3f}  SoftSPL {s['soft_spl_mean']:.3f}  collision rate {s['collision_rate']:.1%}",
+        f"SPL {s['spl_mean']:.3f}  SoftSPL {s['soft_spl_mean']:.3f}  "
+        f"collision rate {s['collision_rate']:.1%}",
     ]
     if s["failure_reasons"]:
         lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(s["failure_reasons"].items())))
     sens = s.get("instruction_sensitivity")
     if sens:
-        lines.append(f"instruction sensitivity: went round the named side in {sens['named_side_rate']:.1%} of "
-                     f"{sens['episodes']} episodes (original {sens['original_named_side_rate']:.1%}, mirrored "
-                     f"{sens['flipped_named_side_rate']:.1%}); a language-blind policy scores ~50 %")
+        lines.append(
+            f"instruction sensitivity: went round the named side in {sens['named_side_rate']:.1%} of "
+            f"{sens['episodes']} episodes (original {sens['original_named_side_rate']:.1%}, mirrored "
+            f"{sens['flipped_named_side_rate']:.1%}); a language-blind policy scores ~50 %"
+        )
     total = s["latency_ms"].get("total_ms")
     if total and total.get("n"):
-        lines.append(f"policy latency per step: p50 {total['p50']:.2f} ms, p95 {total['p95']:.2f} ms, "
-                     f"max {total['max']:.2f} ms")
+        lines.append(
+            f"policy latency per step: p50 {total['p50']:.2f} ms, p95 {total['p95']:.2f} ms, "
+            f"max {total['max']:.2f} ms"
+        )
     width = max(len(k) for k in s["per_tag"]) if s["per_tag"] else 10
     lines.append(f"{'tag':<{width}}  {'n':>4}  {'success':>8}  wilson95")
     for key, stats in s["per_tag"].items():
         lo, hi = stats["wilson95"]
-        lines.append(f"{key:<{width}}  {stats['episodes']:>4}  {stats['success_rate']:>8.1%}  [{lo:.1%}, {hi:.1%}]")
+        lines.append(
+            f"{key:<{width}}  {stats['episodes']:>4}  {stats['success_rate']:>8.1%}  [{lo:.1%}, {hi:.1%}]"
+        )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.closed_loop", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.closed_loop",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--policy", help="policy name (configs/policy/*.yaml or a registered type)")
-    parser.add_argument("--episodes", type=int, help="episodes to run (each also mirrored when "
-                                                     "instruction_sensitivity=true)")
-    parser.add_argument("--suite", help="scenario suite (configs/suite/*.yaml) or a suite YAML path")
+    parser.add_argument(
+        "--episodes", type=int, help="episodes to run (each also mirrored when instruction_sensitivity=true)"
+    )
+    parser.add_argument("--suite", help="scenario suite (configs/suites/*.yaml) or a suite YAML path")
     parser.add_argument("--seed", type=int, help="base seed; episode i uses seed + i")
     parser.add_argument("--workers", type=int, help="worker processes (results do not depend on it)")
     parser.add_argument("--out", help="run directory (rerunning into it resumes)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides key=value, e.g. env.max_steps=20 "
-                                                     "latency_in_loop.mode=fixed latency_in_loop.delay_ms=500")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="Hydra overrides key=value, e.g. env.max_steps=20 "
+        "latency_in_loop.mode=fixed latency_in_loop.delay_ms=500",
+    )
     return parser
 
 
@@ -353,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = load_config(overrides)
         results = run(cfg)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
+    except (KeyError, ValueError, FileNotFoundError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -9,8 +9,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("numpy", "pybullet", "gymnasium", "torch", "transformers", "peft", "hydra-core", "h5py",
-            "opencv-python-headless")
+PACKAGES = (
+    "numpy",
+    "pybullet",
+    "gymnasium",
+    "torch",
+    "transformers",
+    "peft",
+    "hydra-core",
+    "h5py",
+    "opencv-python-headless",
+)
 RENDERER = "PyBullet TinyRenderer (CPU, no shadows unless camera.shadows=true)"
 
 
@@ -18,10 +27,16 @@ def git_commit(repo: Path | None = None) -> str:
     """``HEAD`` of the repository holding this code (with ``-dirty`` when it has changes)."""
     repo = repo or Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                                check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -51,7 +51,9 @@ class LoopSettings:
 
     def __post_init__(self) -> None:
         if self.latency_mode not in LATENCY_MODES:
-            raise ValueError(f"latency_in_loop.mode={self.latency_mode!r} is invalid; valid: {', '.join(LATENCY_MODES)}")
+            raise ValueError(
+                f"latency_in_loop.mode={self.latency_mode!r} is invalid; valid: {', '.join(LATENCY_MODES)}"
+            )
         if not (math.isfinite(self.delay_ms) and self.delay_ms >= 0):
             raise ValueError(f"latency_in_loop.delay_ms={self.delay_ms!r} is invalid; expected a number >= 0")
         if not self.step_timeout_s > 0:
@@ -67,8 +69,9 @@ def _checked_action(action: Any) -> np.ndarray:
     return arr
 
 
-def run_episode(env: MobileNavEnv, policy: Any, spec: EpisodeSpec, settings: LoopSettings,
-                record_frames: bool = False) -> tuple[dict[str, Any], list[np.ndarray]]:
+def run_episode(
+    env: MobileNavEnv, policy: Any, spec: EpisodeSpec, settings: LoopSettings, record_frames: bool = False
+) -> tuple[dict[str, Any], list[np.ndarray]]:
     """Run one episode; returns its results row and (when ``record_frames``) the ego RGB frames."""
     options: dict[str, Any] = {"scenario": spec.scenario}
     if spec.flipped:
@@ -93,7 +96,9 @@ def run_episode(env: MobileNavEnv, policy: Any, spec: EpisodeSpec, settings: Loo
             action = _checked_action(policy.act(policy_obs))
             elapsed = time.perf_counter() - start
             if elapsed > settings.step_timeout_s:
-                raise PolicyStepError(f"policy step took {elapsed:.1f} s > step_timeout_s={settings.step_timeout_s}")
+                raise PolicyStepError(
+                    f"policy step took {elapsed:.1f} s > step_timeout_s={settings.step_timeout_s}"
+                )
             timing = getattr(policy, "last_timing", None)
             parts = timing.as_dict() if timing is not None else {}
             parts["total_ms"] = parts.get("total_ms") or elapsed * 1e3

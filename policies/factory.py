@@ -60,8 +60,10 @@ def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
     _import_builtins()
     cfg = dict(config)
     if "type" not in cfg:
-        raise ValueError(f"policy config {cfg!r} has no 'type' key; known types: "
-                         f"{', '.join(sorted(set(registered_policies()) | set(_LAZY_TYPES)))}")
+        raise ValueError(
+            f"policy config {cfg!r} has no 'type' key; known types: "
+            f"{', '.join(sorted(set(registered_policies()) | set(_LAZY_TYPES)))}"
+        )
     policy_type = cfg.pop("type")
     name = name or str(policy_type)
     if policy_type in _LAZY_TYPES:

@@ -45,8 +45,14 @@ class ScriptedExpert(BasePolicy):
     name = "scripted"
     privileged = True
 
-    def __init__(self, style: str = "keys", variation: float = 0.0, margin_m: float = 0.10,
-                 stop_fraction: float = 0.55, seed: int = 0) -> None:
+    def __init__(
+        self,
+        style: str = "keys",
+        variation: float = 0.0,
+        margin_m: float = 0.10,
+        stop_fraction: float = 0.55,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         if style not in STYLES:
             raise ValueError(f"scripted style={style!r} is invalid; valid styles: {', '.join(STYLES)}")
@@ -69,8 +75,9 @@ class ScriptedExpert(BasePolicy):
         self.side = instruction_side(instruction)
         v = self.variation
         self.margin = self.base_margin + (self._rng.uniform(-0.04, 0.06) * v if v else 0.0)
-        self.stop_fraction = float(np.clip(self.base_stop_fraction + (self._rng.uniform(-0.2, 0.2) * v if v else 0.0),
-                                           0.25, 0.9))
+        self.stop_fraction = float(
+            np.clip(self.base_stop_fraction + (self._rng.uniform(-0.2, 0.2) * v if v else 0.0), 0.25, 0.9)
+        )
         self.explore = 0.25 * v
         self.slack = 0.04 * v
 
@@ -78,8 +85,9 @@ class ScriptedExpert(BasePolicy):
     def _act(self, obs: dict[str, Any]) -> np.ndarray:
         state = obs.get(OBS_STATE)
         if state is None:
-            raise ValueError("the scripted expert is privileged: obs['state'] (MobileNavEnv.privileged_state()) "
-                             "is missing")
+            raise ValueError(
+                "the scripted expert is privileged: obs['state'] (MobileNavEnv.privileged_state()) is missing"
+            )
         scenario: Scenario = state["scenario"]
         x, y, yaw = state["pose"]
         robot = state["robot"]
@@ -90,13 +98,17 @@ class ScriptedExpert(BasePolicy):
         heading_error = wrap_angle(goal.heading - yaw)
         if self.style == "keys" and abs(heading_error) > HEADING_CORRECTION_RAD:
             return np.asarray(KEY_ACTIONS["r" if heading_error > 0 else "t"], np.float32)
-        step = robot.speed_m_s * (robot.key_press_s if robot.control_mode == "key_press" else robot.control_period_s)
+        step = robot.speed_m_s * (
+            robot.key_press_s if robot.control_mode == "key_press" else robot.control_period_s
+        )
         planner = _Planner(scenario, robot.radius, self.margin, self.side)
         current = planner.cost(here)
         options = []
         for command in self._candidates():
             direction = math.atan2(command[1], command[0]) + yaw
-            length = step * (1.0 if self.style == "keys" else min(1.0, float(np.hypot(*command[:2])) / NOMINAL))
+            length = step * (
+                1.0 if self.style == "keys" else min(1.0, float(np.hypot(*command[:2])) / NOMINAL)
+            )
             end = (x + length * math.cos(direction), y + length * math.sin(direction))
             if planner.blocked(here, end, robot.radius + SAFETY_M):
                 continue
@@ -108,8 +120,12 @@ class ScriptedExpert(BasePolicy):
         in_goal = math.hypot(x - goal.x, y - goal.y) <= goal.radius * 0.9
         if in_goal and best_cost >= current - 0.25 * step:
             return np.zeros(3, np.float32)
-        if self.explore and len(options) > 1 and options[1][0] <= best_cost + self.slack \
-                and self._rng.random() < self.explore:
+        if (
+            self.explore
+            and len(options) > 1
+            and options[1][0] <= best_cost + self.slack
+            and self._rng.random() < self.explore
+        ):
             best = options[1][1]
         return np.asarray(best, np.float32)
 
@@ -120,8 +136,12 @@ class ScriptedExpert(BasePolicy):
         for i in range(32):
             angle = 2 * math.pi * i / 32
             for scale in (1.0, 0.5):
-                commands.append(np.array([NOMINAL * scale * math.cos(angle), NOMINAL * scale * math.sin(angle), 0.0],
-                                         np.float32))
+                commands.append(
+                    np.array(
+                        [NOMINAL * scale * math.cos(angle), NOMINAL * scale * math.sin(angle), 0.0],
+                        np.float32,
+                    )
+                )
         return commands
 
 
@@ -169,8 +189,10 @@ class _Planner:
         xmin, xmax, ymin, ymax = self.scenario.arena
         for t in (0.5, 1.0):
             px, py = a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
-            if not (xmin + clearance + ARENA_MARGIN_M <= px <= xmax - clearance - ARENA_MARGIN_M
-                    and ymin + clearance + ARENA_MARGIN_M <= py <= ymax - clearance - ARENA_MARGIN_M):
+            if not (
+                xmin + clearance + ARENA_MARGIN_M <= px <= xmax - clearance - ARENA_MARGIN_M
+                and ymin + clearance + ARENA_MARGIN_M <= py <= ymax - clearance - ARENA_MARGIN_M
+            ):
                 return True
             if any(_distance_to_body(px, py, body) < clearance for body in self.bodies):
                 return True

@@ -17,8 +17,9 @@ class Camera:
             config.vertical_fov_deg, config.aspect, config.near, config.far
         )
 
-    def view_matrix(self, pose: tuple[float, float, float], height_offset: float = 0.0,
-                    pitch_offset_deg: float = 0.0) -> list[float]:
+    def view_matrix(
+        self, pose: tuple[float, float, float], height_offset: float = 0.0, pitch_offset_deg: float = 0.0
+    ) -> list[float]:
         """View matrix of the camera on a robot at ``pose`` = (x, y, yaw) in metres/radians."""
         cfg = self.config
         x, y, yaw = pose

@@ -21,14 +21,24 @@ def _require(condition: bool, owner: str, name: str, value: Any, expected: str) 
 
 def _positive(owner: str, **values: float) -> None:
     for name, value in values.items():
-        _require(isinstance(value, (int, float)) and math.isfinite(value) and value > 0, owner, name, value,
-                 "a finite number > 0")
+        _require(
+            isinstance(value, (int, float)) and math.isfinite(value) and value > 0,
+            owner,
+            name,
+            value,
+            "a finite number > 0",
+        )
 
 
 def _non_negative(owner: str, **values: float) -> None:
     for name, value in values.items():
-        _require(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0, owner, name, value,
-                 "a finite number >= 0")
+        _require(
+            isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
+            owner,
+            name,
+            value,
+            "a finite number >= 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -55,14 +65,31 @@ class RobotConfig:
     substep_m: float = 0.02
 
     def __post_init__(self) -> None:
-        _positive("robot", radius=self.radius, height=self.height, speed_m_s=self.speed_m_s,
-                  spin_rad_s=self.spin_rad_s, key_press_s=self.key_press_s,
-                  control_period_s=self.control_period_s, max_linear=self.max_linear,
-                  max_angular=self.max_angular, substep_m=self.substep_m)
-        _non_negative("robot", speed_noise=self.speed_noise, heading_noise_rad=self.heading_noise_rad,
-                      yaw_drift_rad=self.yaw_drift_rad)
-        _require(self.control_mode in CONTROL_MODES, "robot", "control_mode", self.control_mode,
-                 f"one of {', '.join(CONTROL_MODES)}")
+        _positive(
+            "robot",
+            radius=self.radius,
+            height=self.height,
+            speed_m_s=self.speed_m_s,
+            spin_rad_s=self.spin_rad_s,
+            key_press_s=self.key_press_s,
+            control_period_s=self.control_period_s,
+            max_linear=self.max_linear,
+            max_angular=self.max_angular,
+            substep_m=self.substep_m,
+        )
+        _non_negative(
+            "robot",
+            speed_noise=self.speed_noise,
+            heading_noise_rad=self.heading_noise_rad,
+            yaw_drift_rad=self.yaw_drift_rad,
+        )
+        _require(
+            self.control_mode in CONTROL_MODES,
+            "robot",
+            "control_mode",
+            self.control_mode,
+            f"one of {', '.join(CONTROL_MODES)}",
+        )
 
     @property
     def step_length_m(self) -> float:
@@ -91,10 +118,20 @@ class CameraConfig:
     def __post_init__(self) -> None:
         for name in ("width", "height"):
             value = getattr(self, name)
-            _require(isinstance(value, int) and 8 <= value <= 4096, "camera", name, value,
-                     "an integer in [8, 4096]")
-        _positive("camera", mount_z=self.mount_z, vertical_fov_deg=self.vertical_fov_deg, near=self.near,
-                  far=self.far)
+            _require(
+                isinstance(value, int) and 8 <= value <= 4096,
+                "camera",
+                name,
+                value,
+                "an integer in [8, 4096]",
+            )
+        _positive(
+            "camera",
+            mount_z=self.mount_z,
+            vertical_fov_deg=self.vertical_fov_deg,
+            near=self.near,
+            far=self.far,
+        )
         _require(-89.0 < self.pitch_deg < 89.0, "camera", "pitch_deg", self.pitch_deg, "in (-89, 89)")
         _require(self.vertical_fov_deg < 170.0, "camera", "vertical_fov_deg", self.vertical_fov_deg, "< 170")
         _require(self.far > self.near, "camera", "far", self.far, f"> near ({self.near})")
@@ -129,12 +166,24 @@ class RandomizationConfig:
     actuation_noise: bool = True
 
     def __post_init__(self) -> None:
-        _non_negative("randomization", start_xy_m=self.start_xy_m, start_yaw_deg=self.start_yaw_deg,
-                      obstacle_xy_m=self.obstacle_xy_m, obstacle_yaw_deg=self.obstacle_yaw_deg,
-                      target_xy_m=self.target_xy_m, color_jitter=self.color_jitter,
-                      camera_height_m=self.camera_height_m, camera_pitch_deg=self.camera_pitch_deg)
-        _require(isinstance(self.max_distractors, int) and 0 <= self.max_distractors <= 4, "randomization",
-                 "max_distractors", self.max_distractors, "an integer in [0, 4]")
+        _non_negative(
+            "randomization",
+            start_xy_m=self.start_xy_m,
+            start_yaw_deg=self.start_yaw_deg,
+            obstacle_xy_m=self.obstacle_xy_m,
+            obstacle_yaw_deg=self.obstacle_yaw_deg,
+            target_xy_m=self.target_xy_m,
+            color_jitter=self.color_jitter,
+            camera_height_m=self.camera_height_m,
+            camera_pitch_deg=self.camera_pitch_deg,
+        )
+        _require(
+            isinstance(self.max_distractors, int) and 0 <= self.max_distractors <= 4,
+            "randomization",
+            "max_distractors",
+            self.max_distractors,
+            "an integer in [0, 4]",
+        )
 
     def on(self, part: str) -> bool:
         """Whether randomisation ``part`` is active (master switch and the part's own switch)."""
@@ -152,8 +201,13 @@ class SimConfig:
     suite: str = "bottle_2025"
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.max_steps, int) and self.max_steps >= 1, "env", "max_steps", self.max_steps,
-                 "an integer >= 1")
+        _require(
+            isinstance(self.max_steps, int) and self.max_steps >= 1,
+            "env",
+            "max_steps",
+            self.max_steps,
+            "an integer >= 1",
+        )
 
 
 T = TypeVar("T")
@@ -171,8 +225,9 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, owner: str = "") -> T
         )
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
-        default = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING \
-            else None
+        default = (
+            fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
+        )
         if default is not None and dataclasses.is_dataclass(default) and isinstance(value, dict):
             kwargs[name] = from_dict(default, value, owner=name)  # type: ignore[arg-type]
         else:

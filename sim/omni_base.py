@@ -39,12 +39,19 @@ class OmniBase:
 
     def clip(self, action: np.ndarray) -> tuple[np.ndarray, bool]:
         """Clip to the robot's limits; returns the clipped command and whether anything changed."""
-        limits = np.array([self.config.max_linear, self.config.max_linear, self.config.max_angular], np.float32)
+        limits = np.array(
+            [self.config.max_linear, self.config.max_linear, self.config.max_angular], np.float32
+        )
         clipped = np.clip(action, -limits, limits).astype(np.float32)
         return clipped, bool(np.any(clipped != action))
 
-    def plan(self, pose: tuple[float, float, float], action: np.ndarray,
-             noise: np.random.Generator | None = None, duration_s: float | None = None) -> Motion:
+    def plan(
+        self,
+        pose: tuple[float, float, float],
+        action: np.ndarray,
+        noise: np.random.Generator | None = None,
+        duration_s: float | None = None,
+    ) -> Motion:
         """Substep poses of executing ``action`` from ``pose``; ``noise`` draws actuation noise.
 
         ``duration_s`` overrides how long the command is held (the key press or control period).
@@ -52,9 +59,12 @@ class OmniBase:
         cfg = self.config
         x, y, yaw = pose
         lin_x, lin_y, ang_z = (float(v) for v in action)
-        speed_gain = 1.0 + (noise.normal(0.0, cfg.speed_noise) if noise is not None and cfg.speed_noise else 0.0)
-        heading_err = noise.normal(0.0, cfg.heading_noise_rad) if noise is not None and cfg.heading_noise_rad \
-            else 0.0
+        speed_gain = 1.0 + (
+            noise.normal(0.0, cfg.speed_noise) if noise is not None and cfg.speed_noise else 0.0
+        )
+        heading_err = (
+            noise.normal(0.0, cfg.heading_noise_rad) if noise is not None and cfg.heading_noise_rad else 0.0
+        )
         drift = noise.normal(0.0, cfg.yaw_drift_rad) if noise is not None and cfg.yaw_drift_rad else 0.0
         if cfg.control_mode == "key_press":
             duration = cfg.key_press_s if duration_s is None else duration_s

@@ -91,8 +91,15 @@ def direction_class(action: np.ndarray, threshold: float = DIRECTION_THRESHOLD) 
     fx = 1 if x > threshold else (-1 if x < -threshold else 0)
     fy = 1 if y > threshold else (-1 if y < -threshold else 0)
     table = {
-        (0, 0): 0, (1, 0): 1, (-1, 0): 2, (0, 1): 3, (0, -1): 4,
-        (1, 1): 5, (1, -1): 6, (-1, 1): 7, (-1, -1): 8,
+        (0, 0): 0,
+        (1, 0): 1,
+        (-1, 0): 2,
+        (0, 1): 3,
+        (0, -1): 4,
+        (1, 1): 5,
+        (1, -1): 6,
+        (-1, 1): 7,
+        (-1, -1): 8,
     }
     return table[(fx, fy)]
 
@@ -100,8 +107,9 @@ def direction_class(action: np.ndarray, threshold: float = DIRECTION_THRESHOLD) 
 def direction_classes(actions: np.ndarray, threshold: float = DIRECTION_THRESHOLD) -> np.ndarray:
     """Vectorised ``direction_class`` over an ``(N, >=2)`` array; returns ``(N,)`` int64."""
     actions = np.asarray(actions)
-    return np.array([direction_class(a, threshold) for a in actions.reshape(-1, actions.shape[-1])],
-                    dtype=np.int64)
+    return np.array(
+        [direction_class(a, threshold) for a in actions.reshape(-1, actions.shape[-1])], dtype=np.int64
+    )
 
 
 def snap_to_key(action: np.ndarray, threshold: float = DIRECTION_THRESHOLD) -> np.ndarray:

@@ -134,8 +134,10 @@ class Goal:
     heading_tol: float
 
     def contains(self, x: float, y: float, yaw: float) -> bool:
-        return math.hypot(x - self.x, y - self.y) <= self.radius and abs(wrap_angle(yaw - self.heading)) \
-            <= self.heading_tol
+        return (
+            math.hypot(x - self.x, y - self.y) <= self.radius
+            and abs(wrap_angle(yaw - self.heading)) <= self.heading_tol
+        )
 
 
 @dataclass(frozen=True)
@@ -194,8 +196,13 @@ class Scenario:
             "start": list(self.start),
             "arena": list(self.arena),
             "obstacles": [o.as_record() for o in self.obstacles],
-            "target": {"kind": self.target.kind, "x": self.target.x, "y": self.target.y,
-                       "radius": self.target.radius, "height": self.target.height},
+            "target": {
+                "kind": self.target.kind,
+                "x": self.target.x,
+                "y": self.target.y,
+                "radius": self.target.radius,
+                "height": self.target.height,
+            },
             "goal": dataclasses.asdict(self.goal),
             "distractors": [d.as_record() for d in self.distractors],
             "appearance": dataclasses.asdict(self.appearance),
@@ -224,7 +231,7 @@ def parse_scenario_name(name: str) -> tuple[str, dict[str, str]]:
         tags = {"target": parts[1], "path": parts[2]}
         axes, task = BASKET_AXES, BASKET_TASK
     elif len(parts) == 5:
-        tags = dict(zip(BOTTLE_AXES, parts))
+        tags = dict(zip(BOTTLE_AXES, parts, strict=True))
         axes, task = BOTTLE_AXES, BOTTLE_TASK
     else:
         raise ValueError(
@@ -234,7 +241,9 @@ def parse_scenario_name(name: str) -> tuple[str, dict[str, str]]:
         )
     for axis, value in tags.items():
         if value not in axes[axis]:
-            raise ValueError(f"unknown scenario {name!r}: {axis} {value!r} is not one of {', '.join(axes[axis])}")
+            raise ValueError(
+                f"unknown scenario {name!r}: {axis} {value!r} is not one of {', '.join(axes[axis])}"
+            )
     return task, tags
 
 
@@ -251,8 +260,10 @@ def mirror_instruction(instruction: str) -> str:
     swapped = []
     for word in instruction.split(" "):
         core = word.rstrip(".,")
-        tail = word[len(core):]
-        swapped.append({"left": "right", "right": "left", "Left": "Right", "Right": "Left"}.get(core, core) + tail)
+        tail = word[len(core) :]
+        swapped.append(
+            {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}.get(core, core) + tail
+        )
     return " ".join(swapped)
 
 
@@ -260,7 +271,9 @@ def _uniform(rng: np.random.Generator | None, half_width: float) -> float:
     return 0.0 if rng is None or half_width == 0 else float(rng.uniform(-half_width, half_width))
 
 
-def _jitter_rgba(rgba: tuple[float, ...], rng: np.random.Generator | None, amount: float) -> tuple[float, ...]:
+def _jitter_rgba(
+    rgba: tuple[float, ...], rng: np.random.Generator | None, amount: float
+) -> tuple[float, ...]:
     if rng is None or amount == 0:
         return tuple(rgba)
     h, s, v = colorsys.rgb_to_hsv(*rgba[:3])
@@ -291,21 +304,38 @@ def build_scenario(
         return r if r is not None and rand.on(flag) else None
 
     if task == BOTTLE_TASK:
-        obstacles, target, goal, side = _bottle_layout(tags, part("obstacle_jitter"), part("target_jitter"),
-                                                       rand, part("colors"))
+        obstacles, target, goal, side = _bottle_layout(
+            tags, part("obstacle_jitter"), part("target_jitter"), rand, part("colors")
+        )
     else:
-        obstacles, target, goal, side = _basket_layout(tags, part("obstacle_jitter"), part("target_jitter"),
-                                                       rand, part("colors"))
+        obstacles, target, goal, side = _basket_layout(
+            tags, part("obstacle_jitter"), part("target_jitter"), rand, part("colors")
+        )
     arena = (ARENA_BACK, target.x + ARENA_BEYOND_TARGET, -ARENA_Y, ARENA_Y)
     sp = part("start_pose")
-    start = (_uniform(sp, rand.start_xy_m), _uniform(sp, rand.start_xy_m),
-             math.radians(_uniform(sp, rand.start_yaw_deg)))
+    start = (
+        _uniform(sp, rand.start_xy_m),
+        _uniform(sp, rand.start_xy_m),
+        math.radians(_uniform(sp, rand.start_yaw_deg)),
+    )
     appearance = _appearance(rand, part)
     distractors = _distractors(part("distractors"), rand, arena)
     return Scenario(
-        name=name, task=task, tags=tags, instruction=instruction_for(name), side=side, start=start,
-        obstacles=obstacles, target=target, goal=goal, arena=arena, distractors=distractors,
-        appearance=appearance, seed=seed, index=index, suite=suite,
+        name=name,
+        task=task,
+        tags=tags,
+        instruction=instruction_for(name),
+        side=side,
+        start=start,
+        obstacles=obstacles,
+        target=target,
+        goal=goal,
+        arena=arena,
+        distractors=distractors,
+        appearance=appearance,
+        seed=seed,
+        index=index,
+        suite=suite,
     )
 
 
@@ -321,16 +351,27 @@ def _bottle_layout(tags, ob_rng, tg_rng, rand, color_rng):
         width = 2 * (BOX_HALF_EXTENTS[1] if yaw0 == 0.0 else BOX_HALF_EXTENTS[0])
         boxes.append((BOX_CENTER_X + dx, box_y - sign * (width + SECOND_BOX_GAP)))
     obstacles = tuple(
-        Obstacle("box", x + _uniform(ob_rng, rand.obstacle_xy_m), y + _uniform(ob_rng, rand.obstacle_xy_m),
-                 yaw0 + math.radians(_uniform(ob_rng, rand.obstacle_yaw_deg)), half_extents=BOX_HALF_EXTENTS,
-                 rgba=box_rgba)
+        Obstacle(
+            "box",
+            x + _uniform(ob_rng, rand.obstacle_xy_m),
+            y + _uniform(ob_rng, rand.obstacle_xy_m),
+            yaw0 + math.radians(_uniform(ob_rng, rand.obstacle_yaw_deg)),
+            half_extents=BOX_HALF_EXTENTS,
+            rgba=box_rgba,
+        )
         for x, y in boxes
     )
     target_y = sign * (VARIANT_TARGET_Y if tags["pattern"] == "variant" else BOTTLE_SIDE_Y)
     tx = BOTTLE_X + dx + _uniform(tg_rng, rand.target_xy_m)
     ty = target_y + _uniform(tg_rng, rand.target_xy_m)
-    target = Obstacle("bottle", tx, ty, radius=BOTTLE_RADIUS, height=BOTTLE_HEIGHT,
-                      rgba=_jitter_rgba(DEFAULT_COLORS["bottle"], color_rng, rand.color_jitter))
+    target = Obstacle(
+        "bottle",
+        tx,
+        ty,
+        radius=BOTTLE_RADIUS,
+        height=BOTTLE_HEIGHT,
+        rgba=_jitter_rgba(DEFAULT_COLORS["bottle"], color_rng, rand.color_jitter),
+    )
     goal = Goal(tx - GOAL_STANDOFF, ty, GOAL_RADIUS, 0.0, GOAL_HEADING_TOL)
     return obstacles, target, goal, tags["side"]
 
@@ -347,11 +388,22 @@ def _basket_layout(tags, ob_rng, tg_rng, rand, color_rng):
     else:
         # The pot stands on the straight line from the start to the goal.
         pot_xy = (POT_X, ty * POT_X / goal_x)
-    pot = Obstacle("pot", pot_xy[0] + _uniform(ob_rng, rand.obstacle_xy_m),
-                   pot_xy[1] + _uniform(ob_rng, rand.obstacle_xy_m), radius=POT_RADIUS, height=POT_HEIGHT,
-                   rgba=_jitter_rgba(DEFAULT_COLORS["pot"], color_rng, rand.color_jitter))
-    target = Obstacle("basket", tx, ty, radius=BASKET_RADIUS, height=BASKET_HEIGHT,
-                      rgba=_jitter_rgba(DEFAULT_COLORS["basket"], color_rng, rand.color_jitter))
+    pot = Obstacle(
+        "pot",
+        pot_xy[0] + _uniform(ob_rng, rand.obstacle_xy_m),
+        pot_xy[1] + _uniform(ob_rng, rand.obstacle_xy_m),
+        radius=POT_RADIUS,
+        height=POT_HEIGHT,
+        rgba=_jitter_rgba(DEFAULT_COLORS["pot"], color_rng, rand.color_jitter),
+    )
+    target = Obstacle(
+        "basket",
+        tx,
+        ty,
+        radius=BASKET_RADIUS,
+        height=BASKET_HEIGHT,
+        rgba=_jitter_rgba(DEFAULT_COLORS["basket"], color_rng, rand.color_jitter),
+    )
     goal = Goal(goal_x, ty, GOAL_RADIUS, 0.0, GOAL_HEADING_TOL)
     return (pot,), target, goal, tags["path"]
 
@@ -366,14 +418,22 @@ def _appearance(rand: RandomizationConfig, part) -> Appearance:
     if light_rng is not None:
         azimuth = light_rng.uniform(-math.pi, math.pi)
         elevation = light_rng.uniform(math.radians(35), math.radians(80))
-        light = (math.cos(elevation) * math.cos(azimuth), math.cos(elevation) * math.sin(azimuth),
-                 math.sin(elevation))
+        light = (
+            math.cos(elevation) * math.cos(azimuth),
+            math.cos(elevation) * math.sin(azimuth),
+            math.sin(elevation),
+        )
     else:
         light = DEFAULT_LIGHT
     cam = part("camera_jitter")
-    return Appearance(floor_rgba=floor, wall_rgba=wall, floor_texture=texture, light_direction=light,
-                      camera_height_offset=_uniform(cam, rand.camera_height_m),
-                      camera_pitch_offset_deg=_uniform(cam, rand.camera_pitch_deg))
+    return Appearance(
+        floor_rgba=floor,
+        wall_rgba=wall,
+        floor_texture=texture,
+        light_direction=light,
+        camera_height_offset=_uniform(cam, rand.camera_height_m),
+        camera_pitch_offset_deg=_uniform(cam, rand.camera_pitch_deg),
+    )
 
 
 def _distractors(rng: np.random.Generator | None, rand: RandomizationConfig, arena) -> tuple[Obstacle, ...]:
@@ -387,8 +447,16 @@ def _distractors(rng: np.random.Generator | None, rand: RandomizationConfig, are
         y = float(rng.uniform(1.05, arena[3] - 0.2)) * (1 if rng.random() < 0.5 else -1)
         rgba = (*(float(c) for c in rng.uniform(0.1, 0.95, size=3)), 1.0)
         if i % 2 == 0:
-            items.append(Obstacle("box", x, y, float(rng.uniform(-math.pi, math.pi)),
-                                  half_extents=(0.08, 0.08, 0.08), rgba=rgba))
+            items.append(
+                Obstacle(
+                    "box",
+                    x,
+                    y,
+                    float(rng.uniform(-math.pi, math.pi)),
+                    half_extents=(0.08, 0.08, 0.08),
+                    rgba=rgba,
+                )
+            )
         else:
             items.append(Obstacle("cylinder", x, y, radius=0.06, height=0.22, rgba=rgba))
     return tuple(items)
@@ -397,8 +465,9 @@ def _distractors(rng: np.random.Generator | None, rand: RandomizationConfig, are
 def shortest_path_length(scenario: Scenario, robot_radius: float) -> float:
     """Visibility-graph shortest path (m) from start to the goal disc around inflated footprints."""
     blockers = [o.aabb_xy() for o in (*scenario.obstacles, scenario.target, *scenario.distractors)]
-    inflated = [(a - robot_radius, b + robot_radius, c - robot_radius, d + robot_radius)
-                for a, b, c, d in blockers]
+    inflated = [
+        (a - robot_radius, b + robot_radius, c - robot_radius, d + robot_radius) for a, b, c, d in blockers
+    ]
     eps = 1e-4
     start = (scenario.start[0], scenario.start[1])
     goal = (scenario.goal.x, scenario.goal.y)

@@ -41,7 +41,9 @@ class Suite:
         for scenario, weight in self.weights.items():
             parse_scenario_name(scenario)
             if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight > 0):
-                raise ValueError(f"suite {self.name!r}: weight of {scenario!r} is {weight!r}, expected a number > 0")
+                raise ValueError(
+                    f"suite {self.name!r}: weight of {scenario!r} is {weight!r}, expected a number > 0"
+                )
 
     @property
     def scenarios(self) -> list[str]:
@@ -96,7 +98,9 @@ def suite_from_mapping(name: str, data: object, source: str = "") -> Suite:
             raise ValueError(f"{where}: weight of {pattern!r} is {weight!r}, expected a number > 0")
         for match in matches:
             weights[match] = float(weight)
-    return Suite(name=str(data.get("name", name)), weights=weights, description=str(data.get("description", "")))
+    return Suite(
+        name=str(data.get("name", name)), weights=weights, description=str(data.get("description", ""))
+    )
 
 
 def load_suite(name_or_path: str) -> Suite:
@@ -107,7 +111,9 @@ def load_suite(name_or_path: str) -> Suite:
     if path.suffix not in (".yaml", ".yml"):
         path = SUITE_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
-            raise ValueError(f"unknown suite {name_or_path!r}; available suites: {', '.join(available_suites())}")
+            raise ValueError(
+                f"unknown suite {name_or_path!r}; available suites: {', '.join(available_suites())}"
+            )
     elif not path.is_file():
         raise ValueError(f"suite file {path} does not exist")
     try:

@@ -7,6 +7,7 @@ and parks the unused ones out of sight, so a reset never loads or creates geomet
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +73,9 @@ class World:
         self._build()
 
     # ------------------------------------------------------------------ scene construction (once)
-    def _add(self, name: str, category: str, collision: int, visual: int, z: float = PARK_Z,
-             mass: float = 0.0) -> int:
+    def _add(
+        self, name: str, category: str, collision: int, visual: int, z: float = PARK_Z, mass: float = 0.0
+    ) -> int:
         # Bullet computes no contacts between two static (mass 0) bodies, so the robot gets a mass; the
         # world is never stepped, so it is posed kinematically all the same.
         uid = self.client.createMultiBody(mass, collision, visual, [0.0, 0.0, z])
@@ -84,15 +86,24 @@ class World:
 
     def _box(self, name: str, category: str, half_extents, rgba) -> int:
         c = self.client
-        return self._add(name, category, c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
-                         c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba))
+        return self._add(
+            name,
+            category,
+            c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
+            c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba),
+        )
 
-    def _cylinder(self, name: str, category: str, radius: float, height: float, rgba, mass: float = 0.0) -> int:
+    def _cylinder(
+        self, name: str, category: str, radius: float, height: float, rgba, mass: float = 0.0
+    ) -> int:
         c = self.client
-        return self._add(name, category,
-                         c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius, height=height),
-                         c.createVisualShape(pybullet.GEOM_CYLINDER, radius=radius, length=height,
-                                             rgbaColor=rgba), mass=mass)
+        return self._add(
+            name,
+            category,
+            c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius, height=height),
+            c.createVisualShape(pybullet.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=rgba),
+            mass=mass,
+        )
 
     def _build(self) -> None:
         c = self.client
@@ -130,7 +141,9 @@ class World:
         return self._bodies[name]
 
     def _place(self, uid: int, x: float, y: float, z: float, yaw: float = 0.0) -> None:
-        self.client.resetBasePositionAndOrientation(uid, [x, y, z], [0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)])
+        self.client.resetBasePositionAndOrientation(
+            uid, [x, y, z], [0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)]
+        )
 
     def _park(self, uid: int) -> None:
         self.client.resetBasePositionAndOrientation(uid, [uid * 1.0, 50.0, PARK_Z], [0, 0, 0, 1])
@@ -150,8 +163,10 @@ class World:
         boxes = [o for o in scenario.obstacles if o.kind == "box"]
         pots = [o for o in scenario.obstacles if o.kind != "box"]
         if len(boxes) > MAX_BOXES or len(pots) > 1 or len(scenario.distractors) > MAX_DISTRACTORS:
-            raise ValueError(f"scenario {scenario.name!r} has more bodies than the world holds "
-                             f"(boxes <= {MAX_BOXES}, pots <= 1, distractors <= {MAX_DISTRACTORS})")
+            raise ValueError(
+                f"scenario {scenario.name!r} has more bodies than the world holds "
+                f"(boxes <= {MAX_BOXES}, pots <= 1, distractors <= {MAX_DISTRACTORS})"
+            )
         for i, ob in enumerate(boxes):
             used.add(self._bodies[f"box_{i}"])
             self._place_obstacle(self._bodies[f"box_{i}"], ob)
@@ -165,7 +180,7 @@ class World:
             uid = self._bodies[f"distractor_{i}"]
             used.add(uid)
             self._place_obstacle(uid, ob)
-        for name, uid in self._bodies.items():
+        for uid in self._bodies.values():
             if self._category[uid] in ("obstacle", "target", "distractor") and uid not in used:
                 self._park(uid)
         xmin, xmax, ymin, ymax = scenario.arena
@@ -182,8 +197,9 @@ class World:
             c.changeVisualShape(uid, -1, rgbaColor=list(look.wall_rgba))
         floor = self._bodies["floor"]
         if look.floor_texture != "none":
-            c.changeVisualShape(floor, -1, textureUniqueId=self._textures[look.floor_texture],
-                                rgbaColor=[1.0, 1.0, 1.0, 1.0])
+            c.changeVisualShape(
+                floor, -1, textureUniqueId=self._textures[look.floor_texture], rgbaColor=[1.0, 1.0, 1.0, 1.0]
+            )
         else:
             c.changeVisualShape(floor, -1, textureUniqueId=-1, rgbaColor=list(look.floor_rgba))
         self._light = look.light_direction
@@ -201,8 +217,11 @@ class World:
         c = self.client
         c.performCollisionDetection()
         touched = {pt[2] for pt in c.getContactPoints(bodyA=self._robot) if pt[8] <= 0.0}
-        return [Contact(self._names[uid], self._category[uid]) for uid in sorted(touched)
-                if self._category.get(uid) not in (None, "floor")]
+        return [
+            Contact(self._names[uid], self._category[uid])
+            for uid in sorted(touched)
+            if self._category.get(uid) not in (None, "floor")
+        ]
 
     def sweep(self, poses: np.ndarray) -> tuple[int, list[Contact]]:
         """Move the robot through ``poses`` (N, 3); stop at the first contact.
@@ -225,18 +244,21 @@ class World:
         cam = self.config.camera
         view = self.camera.view_matrix(pose, *self._cam_offsets)
         _, _, rgba, _, _ = self.client.getCameraImage(
-            cam.width, cam.height, view, self.camera.projection,
-            renderer=pybullet.ER_TINY_RENDERER, shadow=int(cam.shadows), lightDirection=list(self._light),
+            cam.width,
+            cam.height,
+            view,
+            self.camera.projection,
+            renderer=pybullet.ER_TINY_RENDERER,
+            shadow=int(cam.shadows),
+            lightDirection=list(self._light),
             flags=pybullet.ER_NO_SEGMENTATION_MASK,
         )
         return np.ascontiguousarray(np.reshape(rgba, (cam.height, cam.width, 4))[:, :, :3], dtype=np.uint8)
 
     def close(self) -> None:
         if getattr(self, "client", None) is not None:
-            try:
+            with contextlib.suppress(pybullet.error):
                 self.client.disconnect()
-            except pybullet.error:
-                pass
             self.client = None  # type: ignore[assignment]
 
     def __del__(self) -> None:  # pragma: no cover - best effort cleanup

@@ -60,7 +60,9 @@ def test_check_env_passes():
 def test_observation_matches_space(env):
     obs, _ = env.reset(seed=3, options={"scenario": "2box_hori_right_variant_close"})
     assert env.observation_space.contains(obs)
-    assert obs["instruction"] == ("Navigate around obstacles and reach the front of the beverage bottle on the right")
+    assert obs["instruction"] == (
+        "Navigate around obstacles and reach the front of the beverage bottle on the right"
+    )
 
 
 @pytest.mark.parametrize(("scenario", "seed"), sorted(GOLDEN))
@@ -81,14 +83,18 @@ def test_two_envs_identical_frames_and_poses(env):
 
 
 def test_identical_across_processes(env):
-    code = ("from envs import MobileNavEnv; from tests.env_helpers import rollout_hashes, digest; "
-            "print(digest(*rollout_hashes(MobileNavEnv(), 7, '2box_hori_left_core_far')))")
+    code = (
+        "from envs import MobileNavEnv; from tests.env_helpers import rollout_hashes, digest; "
+        "print(digest(*rollout_hashes(MobileNavEnv(), 7, '2box_hori_left_core_far')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == digest(*rollout_hashes(env, 7, "2box_hori_left_core_far"))
 
 
 def test_different_seeds_differ(env):
-    assert rollout_hashes(env, 1, "1box_hori_left_core_medium") != rollout_hashes(env, 2, "1box_hori_left_core_medium")
+    assert rollout_hashes(env, 1, "1box_hori_left_core_medium") != rollout_hashes(
+        env, 2, "1box_hori_left_core_medium"
+    )
 
 
 def test_scenario_is_frozen_and_seeded():
@@ -253,6 +259,10 @@ def test_every_scenario_builds_and_resets(env):
 
 
 def test_custom_suite_mapping():
-    suite = suite_from_mapping("mine", {"scenarios": {"target_*_left_path": 2, "target_center_straight_path": 1}})
-    assert len(suite.scenarios) == 4 and suite.proportions()["target_center_straight_path"] == pytest.approx(1 / 7)
+    suite = suite_from_mapping(
+        "mine", {"scenarios": {"target_*_left_path": 2, "target_center_straight_path": 1}}
+    )
+    assert len(suite.scenarios) == 4 and suite.proportions()["target_center_straight_path"] == pytest.approx(
+        1 / 7
+    )
     assert envs.ENV_ID == "MobileVLA/Nav-v0"

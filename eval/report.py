@@ -1,0 +1,590 @@
+"""Closed-loop run report: ``results.json`` → self-contained ``report.html`` + ``report.md`` (+ PNGs).
+
+``write_report(run_dir)`` reads the run directory the closed-loop runner wrote (``results.json`` and
+the ``videos/*.gif`` its episodes reference) and writes, atomically, into the same directory:
+``report.html`` (every figure and video embedded as a base64 data URI, so it opens offline and can
+be mailed), ``report.md`` (the same tables, with ``latency.png`` and ``trajectories_<scenario>.png``
+beside it) and those PNGs. Also the HTML/Markdown helpers that ``eval.compare`` and ``eval.sim2real``
+reuse.
+
+CLI: ``python -m eval.report RUN_DIR [--max-videos N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from eval import metrics
+from eval.files import atomic_write_text
+
+RESULTS_FILE = "results.json"
+REPORT_HTML = "report.html"
+REPORT_MD = "report.md"
+LATENCY_PNG = "latency.png"
+MAX_VIDEOS = 6
+MAX_EMBED_BYTES = 8 * 1024 * 1024
+"""Videos larger than this are linked, not embedded, to keep ``report.html`` openable."""
+
+VIDEO_MIME = {".gif": "image/gif", ".mp4": "video/mp4", ".webm": "video/webm"}
+
+
+class ResultsError(ValueError):
+    """``results.json`` is missing or does not have the shape the report needs."""
+
+
+# --------------------------------------------------------------------------- rendering helpers
+
+
+class Html(str):
+    """A string that is already HTML (not escaped again by ``html_table``)."""
+
+
+def esc(value: Any) -> str:
+    """HTML-escape ``value`` unless it is ``Html``."""
+    return value if isinstance(value, Html) else html.escape(str(value))
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` decimals, ``"—"`` for ``None``."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    """A fraction as a percentage (``0.8`` → ``"80.0 %"``), ``"—"`` for ``None``."""
+    return "—" if value is None else f"{100.0 * float(value):.{digits}f} %"
+
+
+def fmt_interval(interval: Sequence[float] | None, digits: int = 1) -> str:
+    """``[lo, hi]`` fractions as ``"[49.0, 94.3] %"``."""
+    if not interval:
+        return "—"
+    lo, hi = interval
+    return f"[{100.0 * float(lo):.{digits}f}, {100.0 * float(hi):.{digits}f}] %"
+
+
+def fmt_rate(successes: int, trials: int, interval: Sequence[float] | None = None) -> str:
+    """``"8/10 = 80.0 % [49.0, 94.3] %"`` (Wilson 95 % computed when ``interval`` is not given)."""
+    if trials == 0:
+        return f"0/0 (no episodes) {fmt_interval((0.0, 1.0))}"
+    interval = interval or metrics.wilson_interval(successes, trials)
+    return f"{successes}/{trials} = {fmt_pct(successes / trials)} {fmt_interval(interval)}"
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of a scenario or policy name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "unnamed"
+
+
+def md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> Html:
+    """An HTML table; cells are escaped unless they are ``Html``."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>\n" for row in rows)
+    cls_attr = f' class="{esc(cls)}"' if cls else ""
+    return Html(f"<table{cls_attr}><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>\n")
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def img_tag(png_path: str | Path, alt: str) -> Html:
+    """An ``<img>`` with the PNG at ``png_path`` embedded as a base64 data URI."""
+    return Html(f'<img alt="{esc(alt)}" src="{data_uri(Path(png_path).read_bytes(), "image/png")}">')
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
+.headline{font-size:1.25em;margin:.4em 0}.ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
+.warn{color:#ef6c00;font-weight:600}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}figcaption{font-size:.85em;color:#555}
+img,video{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.8em}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    """A complete, self-contained HTML document (inline CSS, no external references)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+class Doc:
+    """Builds the HTML body and the Markdown text of one report side by side."""
+
+    def __init__(self) -> None:
+        self.html: list[str] = []
+        self.md: list[str] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.html.append(f"<h{level}>{esc(text)}</h{level}>")
+        self.md.append(f"{'#' * level} {text}\n")
+
+    def para(self, text: str, html_text: str | None = None) -> None:
+        """A paragraph: ``text`` is Markdown-ish plain text; ``html_text`` overrides the HTML."""
+        self.html.append(f"<p>{html_text if html_text is not None else esc(text)}</p>")
+        self.md.append(text + "\n")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        rows = [list(r) for r in rows]
+        self.html.append(html_table(headers, rows))
+        self.md.append(md_table(headers, [[str(c) for c in r] for r in rows]))
+
+    def figure(self, png: Path, caption: str, md_link: str) -> None:
+        self.html.append(f"<figure>{img_tag(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>")
+        self.md.append(f"![{caption}]({md_link})\n")
+
+    def raw(self, html_text: str, md_text: str = "") -> None:
+        self.html.append(html_text)
+        if md_text:
+            self.md.append(md_text)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _require(mapping: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        raise ResultsError(f"{where}: missing key {key!r}")
+    value = mapping[key]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ResultsError(f"{where}.{key}: expected {names}, got {type(value).__name__} {value!r:.80}")
+    return value
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read and check ``results.json`` (``path`` is the file or its run directory).
+
+    Raises ``ResultsError`` naming the file and the missing or malformed key.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.is_file():
+        raise ResultsError(f"{path}: not found (a closed-loop run directory holds {RESULTS_FILE})")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ResultsError(
+            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        ) from None
+    if not isinstance(results, dict):
+        raise ResultsError(f"{path}: top level must be an object with summary/provenance/episodes")
+    summary = _require(results, "summary", str(path), dict)
+    _require(summary, "policy", f"{path}: summary", str)
+    _require(summary, "episodes", f"{path}: summary", int)
+    _require(summary, "successes", f"{path}: summary", int)
+    results.setdefault("provenance", {})
+    _require(results, "provenance", str(path), dict)
+    episodes = _require(results, "episodes", str(path), list)
+    for i, ep in enumerate(episodes):
+        where = f"{path}: episodes[{i}]"
+        if not isinstance(ep, dict):
+            raise ResultsError(f"{where}: expected an object, got {type(ep).__name__}")
+        _require(ep, "episode", where, int)
+        _require(ep, "scenario", where, str)
+        _require(ep, "success", where, bool)
+    return results
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _headline(doc: Doc, summary: Mapping[str, Any]) -> None:
+    n, k = summary["episodes"], summary["successes"]
+    rate = summary.get("success_rate", k / n if n else None)
+    interval = summary.get("wilson95") or metrics.wilson_interval(k, n)
+    needed = summary.get("trials_needed_5pp")
+    if needed is None and rate is not None:
+        needed = metrics.trials_needed(float(rate))
+    text = f"Success: {fmt_rate(k, n, interval)} (Wilson 95 %)"
+    doc.raw(f'<p class="headline"><b>{esc(text)}</b></p>', f"**{text}**\n")
+    enough = "" if needed is None else (" — enough" if n >= needed else f" — {needed - n} more needed")
+    doc.table(
+        ["metric", "value"],
+        [
+            ["episodes", n],
+            ["successes", k],
+            ["success rate", fmt_pct(rate)],
+            ["Wilson 95 % interval", fmt_interval(interval)],
+            ["episodes needed for ±5 pp at this rate", f"{needed}{enough}" if needed is not None else "—"],
+            ["SPL (mean)", fmt_num(summary.get("spl_mean"))],
+            ["SoftSPL (mean)", fmt_num(summary.get("soft_spl_mean"))],
+            ["collision rate", fmt_pct(summary.get("collision_rate"))],
+        ],
+    )
+
+
+def main_episodes(episodes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Episodes run with their scenario's own instruction (mirrored-instruction twins left out): the
+    ones the success figures count."""
+    return [ep for ep in episodes if not ep.get("instruction_flipped")]
+
+
+def _failures(doc: Doc, summary: Mapping[str, Any], episodes: Sequence[Mapping[str, Any]]) -> None:
+    doc.heading("Failure reasons")
+    reasons = summary.get("failure_reasons")
+    if reasons is None:
+        reasons = {}
+        for ep in main_episodes(episodes):
+            if not ep["success"]:
+                key = str(ep.get("failure_reason") or "unknown")
+                reasons[key] = reasons.get(key, 0) + 1
+    n = summary["episodes"]
+    if not reasons:
+        doc.para("No failures.")
+        return
+    rows = [[r, c, fmt_pct(c / n) if n else "—"] for r, c in sorted(reasons.items(), key=lambda kv: -kv[1])]
+    doc.table(["reason", "episodes", "share of all episodes"], rows)
+
+
+def _rate_row(label: str, stats: Mapping[str, Any]) -> list[Any]:
+    n, k = int(stats.get("episodes", 0)), int(stats.get("successes", 0))
+    interval = stats.get("wilson95") or metrics.wilson_interval(k, n)
+    rate = stats.get("success_rate", k / n if n else None)
+    return [label, n, k, fmt_pct(rate), fmt_interval(interval)]
+
+
+def _per_tag(doc: Doc, summary: Mapping[str, Any], episodes: Sequence[Mapping[str, Any]]) -> None:
+    headers = ["", "episodes", "successes", "success rate", "Wilson 95 %"]
+    per_tag = summary.get("per_tag") or {}
+    if not any(tag.startswith("scenario=") for tag in per_tag):
+        doc.heading("Per scenario")
+        by_scenario: dict[str, list[bool]] = {}
+        for ep in main_episodes(episodes):
+            by_scenario.setdefault(ep["scenario"], []).append(ep["success"])
+        doc.table(
+            ["scenario", *headers[1:]],
+            [
+                _rate_row(name, {"episodes": len(v), "successes": sum(v)})
+                for name, v in sorted(by_scenario.items())
+            ],
+        )
+    doc.heading("Per tag")
+    if not per_tag:
+        doc.para("No per-tag breakdown in results.json.")
+    else:
+        doc.table(["tag", *headers[1:]], [_rate_row(tag, s) for tag, s in sorted(per_tag.items())])
+
+
+def _instruction(doc: Doc, summary: Mapping[str, Any]) -> None:
+    doc.heading("Instruction sensitivity")
+    sens = summary.get("instruction_sensitivity")
+    if not sens:
+        doc.para("Not measured in this run (no flipped-instruction episodes).")
+        return
+    doc.para(
+        "Every episode is also run with the mirrored instruction (left ↔ right): how often the robot went "
+        "round the side the instruction named. A policy that follows the instruction scores near 100 %; "
+        "one that ignores it and always takes the same path scores about 50 %."
+    )
+    doc.table(
+        ["episodes", "went the named side", "Wilson 95 %", "original instruction", "mirrored instruction"],
+        [
+            [
+                sens.get("episodes", "—"),
+                fmt_pct(sens.get("named_side_rate")),
+                fmt_interval(sens.get("wilson95")),
+                fmt_pct(sens.get("original_named_side_rate")),
+                fmt_pct(sens.get("flipped_named_side_rate")),
+            ]
+        ],
+    )
+
+
+def _latency(doc: Doc, summary: Mapping[str, Any], run_dir: Path) -> Path | None:
+    from eval.plots import LATENCY_TARGET_MS, plot_latency
+
+    doc.heading("Latency")
+    latency = summary.get("latency_ms") or {}
+    in_loop = summary.get("latency_in_loop") or {}
+    mode = in_loop.get("mode", "none")
+    setting = {
+        "none": "none (the sim waits for the policy)",
+        "fixed": f"fixed {fmt_num(in_loop.get('delay_ms'), 0)} ms between observation and action",
+        "measured": "measured (each step's policy time delays its action)",
+    }.get(mode, str(mode))
+    doc.para(f"In-loop latency: {setting}.")
+    total = latency.get("total_ms") or {}
+    if not total.get("n"):
+        doc.para("No latency measurements in results.json.")
+    else:
+        order = ["total_ms", *[k for k in latency if k != "total_ms"]]
+        doc.table(
+            ["component", "p50 ms", "p95 ms", "max ms", "mean ms", "n"],
+            [
+                [
+                    k.removesuffix("_ms"),
+                    *(fmt_num((latency[k] or {}).get(s), 1) for s in ("p50", "p95", "max", "mean")),
+                    (latency[k] or {}).get("n", "—"),
+                ]
+                for k in order
+                if isinstance(latency.get(k), Mapping)
+            ],
+        )
+        verdicts = []
+        for stat in ("p50", "p95"):
+            value = total.get(stat)
+            if value is not None:
+                ok = float(value) < LATENCY_TARGET_MS
+                verdicts.append(
+                    (
+                        f"total {stat} {float(value):.1f} ms {'<' if ok else '≥'} "
+                        f"{LATENCY_TARGET_MS:.0f} ms target: {'pass' if ok else 'FAIL'}",
+                        ok,
+                    )
+                )
+        doc.raw(
+            "<p>"
+            + "<br>".join(f'<span class="{"ok" if ok else "bad"}">{esc(t)}</span>' for t, ok in verdicts)
+            + "</p>",
+            "".join(f"- {t}\n" for t, _ in verdicts),
+        )
+    png = plot_latency(summary, run_dir / LATENCY_PNG)
+    doc.figure(png, "Per-step latency breakdown", LATENCY_PNG)
+    return png
+
+
+def _trajectories(doc: Doc, episodes: Sequence[Mapping[str, Any]], run_dir: Path) -> list[Path]:
+    from eval.plots import plot_trajectories
+
+    doc.heading("Trajectories")
+    by_scenario: dict[tuple[str, bool], list[Mapping[str, Any]]] = {}
+    for ep in episodes:
+        by_scenario.setdefault((ep["scenario"], bool(ep.get("instruction_flipped"))), []).append(ep)
+    pngs = []
+    for (name, flipped), eps in sorted(by_scenario.items()):
+        png_name = f"trajectories_{slug(name)}{'_mirrored' if flipped else ''}.png"
+        if flipped:
+            named = sum(1 for e in eps if e.get("went_side") and e.get("went_side") == e.get("named_side"))
+            caption = f"{name} (mirrored instruction): went the named side {named}/{len(eps)}"
+        else:
+            caption = f"{name}: {sum(1 for e in eps if e['success'])}/{len(eps)} success"
+        png = plot_trajectories(eps, run_dir / png_name, title=caption)
+        doc.figure(png, caption, png_name)
+        pngs.append(png)
+    return pngs
+
+
+def _outcome(ep: Mapping[str, Any]) -> str:
+    return "success" if ep["success"] else str(ep.get("failure_reason") or "failure")
+
+
+def video_order(episodes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Episodes that have a video, failures first (each group by episode index)."""
+    with_video = [ep for ep in episodes if ep.get("video")]
+    return sorted(with_video, key=lambda ep: (bool(ep["success"]), ep["episode"]))
+
+
+def _videos(doc: Doc, episodes: Sequence[Mapping[str, Any]], run_dir: Path, max_videos: int) -> None:
+    doc.heading("Episode videos")
+    chosen = video_order(episodes)[:max_videos]
+    if not chosen:
+        doc.para("No episode videos were recorded in this run.")
+        return
+    doc.para(
+        f"{len(chosen)} of {sum(1 for e in episodes if e.get('video'))} recorded episodes, failures first."
+    )
+    for ep in chosen:
+        rel = str(ep["video"])
+        path = (run_dir / rel) if not Path(rel).is_absolute() else Path(rel)
+        caption = (
+            f"episode {ep['episode']} · {ep['scenario']} · seed {ep.get('seed', '—')} · {_outcome(ep)}"
+            f" · “{ep.get('instruction', '')}”"
+        )
+        mime = VIDEO_MIME.get(path.suffix.lower())
+        if not path.is_file():
+            doc.raw(
+                f'<p class="warn">{esc(caption)}: video file missing ({esc(rel)})</p>',
+                f"- {caption}: video file missing ({rel})\n",
+            )
+            continue
+        size = path.stat().st_size
+        if mime is None or size > MAX_EMBED_BYTES:
+            why = "not embeddable type" if mime is None else f"{size / 2**20:.1f} MiB, too large to embed"
+            doc.raw(
+                f'<p>{esc(caption)}: <a href="{esc(rel)}">{esc(rel)}</a> ({esc(why)})</p>',
+                f"- [{caption}]({rel})\n",
+            )
+            continue
+        uri = data_uri(path.read_bytes(), mime)
+        media = (
+            f'<img id="video-ep{ep["episode"]}" alt="{esc(caption)}" src="{uri}">'
+            if mime.startswith("image/")
+            else f'<video id="video-ep{ep["episode"]}" controls loop src="{uri}"></video>'
+        )
+        doc.raw(f"<figure>{media}<figcaption>{esc(caption)}</figcaption></figure>", f"- [{caption}]({rel})\n")
+
+
+def _episode_table(doc: Doc, episodes: Sequence[Mapping[str, Any]]) -> None:
+    doc.heading("Episodes")
+    rows = []
+    for ep in sorted(episodes, key=lambda e: e["episode"]):
+        instruction = str(ep.get("instruction", ""))
+        if ep.get("instruction_flipped"):
+            instruction += " (flipped)"
+        rows.append(
+            [
+                ep["episode"],
+                ep.get("seed", "—"),
+                ep["scenario"],
+                _outcome(ep),
+                instruction,
+                fmt_num(ep.get("spl")),
+                fmt_num(ep.get("soft_spl")),
+                ep.get("collisions", "—"),
+                fmt_num(ep.get("path_length_m"), 2),
+                fmt_num(ep.get("final_distance_m"), 2),
+                fmt_num(ep.get("final_heading_error_rad"), 2),
+                ep.get("steps", "—"),
+                ep.get("went_side") or "—",
+                ep.get("error") or "",
+            ]
+        )
+    doc.table(
+        [
+            "ep",
+            "seed",
+            "scenario",
+            "outcome",
+            "instruction",
+            "SPL",
+            "SoftSPL",
+            "collisions",
+            "path m",
+            "final dist m",
+            "heading err rad",
+            "steps",
+            "went",
+            "error",
+        ],
+        rows,
+    )
+
+
+def compress_ints(values: Iterable[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` → ``"0–2, 5, 7–8"``."""
+    nums = sorted(set(int(v) for v in values))
+    parts: list[str] = []
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        parts.append(str(nums[i]) if i == j else f"{nums[i]}–{nums[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def provenance_section(doc: Doc, provenance: Mapping[str, Any]) -> None:
+    """Commit, creation time, renderer, seeds, package versions and the resolved config."""
+    doc.heading("Provenance")
+    seeds = provenance.get("seeds") or []
+    doc.table(
+        ["item", "value"],
+        [
+            ["git commit", provenance.get("git_commit", "—")],
+            ["created", provenance.get("created", "—")],
+            ["renderer", provenance.get("renderer", "—")],
+            ["platform", provenance.get("platform", "—")],
+            ["seeds", compress_ints(seeds) if seeds else "—"],
+        ],
+    )
+    packages = provenance.get("packages") or {}
+    if packages:
+        doc.table(["package", "version"], sorted(packages.items()))
+    config = provenance.get("config")
+    if config is not None:
+        text = json.dumps(config, indent=2, sort_keys=True, default=str)
+        doc.raw(
+            f"<details><summary>Resolved config</summary><pre>{esc(text)}</pre></details>",
+            f"<details><summary>Resolved config</summary>\n\n```json\n{text}\n```\n</details>\n",
+        )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def write_report(run_dir: str | Path, max_videos: int = MAX_VIDEOS) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md`` and their PNGs into ``run_dir`` from its ``results.json``.
+
+    Returns ``{"html": path, "md": path, "figures": [pngs...]}``. Raises ``ResultsError`` when
+    ``results.json`` is missing or malformed.
+    """
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    summary, episodes, provenance = results["summary"], results["episodes"], results["provenance"]
+    title = f"Closed-loop report: {summary['policy']}"
+    doc = Doc()
+    doc.heading(title, 1)
+    doc.para(
+        f"Run directory `{run_dir.name}`, {summary['episodes']} episodes, created "
+        f"{provenance.get('created', '—')}, commit {provenance.get('git_commit', '—')}."
+    )
+    _headline(doc, summary)
+    _failures(doc, summary, episodes)
+    _per_tag(doc, summary, episodes)
+    _instruction(doc, summary)
+    figures = []
+    latency_png = _latency(doc, summary, run_dir)
+    if latency_png:
+        figures.append(latency_png)
+    figures += _trajectories(doc, episodes, run_dir)
+    _videos(doc, episodes, run_dir, max_videos)
+    _episode_table(doc, episodes)
+    provenance_section(doc, provenance)
+    html_path = atomic_write_text(run_dir / REPORT_HTML, html_page(title, "\n".join(doc.html)))
+    md_path = atomic_write_text(run_dir / REPORT_MD, "\n".join(doc.md))
+    return {"html": html_path, "md": md_path, "figures": figures}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.report", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="closed-loop run directory holding results.json")
+    parser.add_argument("--max-videos", type=int, default=MAX_VIDEOS, help="episode videos to embed")
+    args = parser.parse_args(argv)
+    try:
+        paths = write_report(args.run_dir, max_videos=args.max_videos)
+    except ResultsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {paths['html']}\nwrote {paths['md']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,638 @@
+"""Sim2Real consistency: do sim success rates rank policies the way the real robot does, and how far apart
+do sim and real camera frames look?
+
+Inputs: closed-loop sim run directories (``--sim-runs``, merged per policy as in ``eval.compare``) and
+a CSV of real-robot trials with columns ``policy,scenario,trials,successes`` (``--real-trials``).
+Reported (definitions in ``docs/metrics.md``):
+
+- per policy: sim and real success with Wilson 95 % intervals and the sim − real gap with a Newcombe
+  95 % interval. Sim success counts the sim episodes of the scenarios the policy was tried on in the
+  real CSV when the sim runs have any, else all its sim episodes (the table says which);
+- across policies (N >= 2): Pearson r, Spearman ρ and MMRV(sim, real) (real scores give the magnitude);
+- optional, with ``--real-data`` and ``--sim-data`` (HDF5 episodes): the visual gap per scenario tag,
+  the Fréchet distance between Gaussian fits of image features of real and sim frames of that tag; the
+  encoder is ``colorhist`` (default: a deterministic 87-d colour-histogram + spatial-pyramid feature,
+  see ``colour_features``) or ``policy:NAME`` (that policy's ``encode_images``, e.g. its vision tower);
+- optional, with ``--policy-data NAME...``: open-loop model-space RMSE of those policies on real vs sim
+  episodes of each tag (``eval.open_loop``).
+
+Writes ``sim2real.json``, ``sim2real.md`` and a self-contained ``sim2real.html`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from eval import metrics
+from eval.compare import CompareError, PolicyRuns, find_run_dirs, load_policy_runs
+from eval.files import atomic_write_json, atomic_write_text
+from eval.report import Doc, ResultsError, fmt_interval, fmt_num, fmt_pct, html_page
+
+CSV_COLUMNS = ("policy", "scenario", "trials", "successes")
+FEATURE_SIZE = 64
+"""Frames are resized to FEATURE_SIZE × FEATURE_SIZE (INTER_AREA) before the colour features."""
+HIST_BINS = 8
+PYRAMID_LEVELS = (1, 2, 4)
+
+
+class Sim2RealError(ValueError):
+    """Inputs of the sim2real report are missing or malformed; the message names the file, line or tag."""
+
+
+# --------------------------------------------------------------------------- real trials
+
+
+def read_trials_csv(path: str | Path) -> dict[tuple[str, str], tuple[int, int]]:
+    """``{(policy, scenario): (trials, successes)}`` from a CSV headed ``policy,scenario,trials,successes``.
+
+    Rows repeating a (policy, scenario) are summed (several sessions). Raises ``Sim2RealError`` naming the
+    file, line and column of a malformed value, or the missing columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise Sim2RealError(f"{path}: real-trials CSV not found")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in CSV_COLUMNS if c not in header]
+        if missing:
+            raise Sim2RealError(
+                f"{path}: line 1: missing column(s) {', '.join(missing)}; "
+                f"expected header {','.join(CSV_COLUMNS)}, got {','.join(header) or '(empty)'}"
+            )
+        reader.fieldnames = header
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for row in reader:
+            line = reader.line_num
+            values = {c: (row.get(c) or "").strip() for c in CSV_COLUMNS}
+            for col in ("policy", "scenario"):
+                if not values[col]:
+                    raise Sim2RealError(f"{path}: line {line}, column '{col}': empty")
+            counts = {}
+            for col in ("trials", "successes"):
+                try:
+                    counts[col] = int(values[col])
+                except ValueError:
+                    raise Sim2RealError(
+                        f"{path}: line {line}, column '{col}': expected a non-negative integer, "
+                        f"got {values[col]!r}"
+                    ) from None
+                if counts[col] < 0:
+                    raise Sim2RealError(
+                        f"{path}: line {line}, column '{col}': expected a non-negative integer, "
+                        f"got {counts[col]}"
+                    )
+            if counts["successes"] > counts["trials"]:
+                raise Sim2RealError(
+                    f"{path}: line {line}, column 'successes': {counts['successes']} successes "
+                    f"exceed {counts['trials']} trials"
+                )
+            key = (values["policy"], values["scenario"])
+            n0, k0 = out.get(key, (0, 0))
+            out[key] = (n0 + counts["trials"], k0 + counts["successes"])
+    if not out:
+        raise Sim2RealError(f"{path}: no trial rows")
+    return out
+
+
+# --------------------------------------------------------------------------- success and ranking
+
+
+def success_rows(
+    sim: Sequence[PolicyRuns], real: Mapping[tuple[str, str], tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """Per policy present on both sides: sim and real success, intervals and the sim − real gap."""
+    rows = []
+    for p in sim:
+        scenarios = sorted(s for (pol, s) in real if pol == p.label)
+        if not scenarios:
+            continue
+        n_real = sum(real[(p.label, s)][0] for s in scenarios)
+        k_real = sum(real[(p.label, s)][1] for s in scenarios)
+        matching = [ep for ep in p.main if ep["scenario"] in scenarios]
+        episodes, basis = (matching, "same scenarios as real") if matching else (p.main, "all sim scenarios")
+        n_sim, k_sim = len(episodes), sum(1 for ep in episodes if ep["success"])
+        if n_sim == 0 or n_real == 0:
+            raise Sim2RealError(
+                f"policy {p.label}: {n_sim} sim episodes and {n_real} real trials; need both > 0"
+            )
+        gap, lo, hi = metrics.newcombe_diff_interval(k_sim, n_sim, k_real, n_real)
+        per_scenario = []
+        for s in scenarios:
+            eps = [ep for ep in p.main if ep["scenario"] == s]
+            n_r, k_r = real[(p.label, s)]
+            per_scenario.append(
+                {
+                    "scenario": s,
+                    "real_trials": n_r,
+                    "real_successes": k_r,
+                    "real_wilson95": list(metrics.wilson_interval(k_r, n_r)),
+                    "sim_episodes": len(eps),
+                    "sim_successes": sum(1 for ep in eps if ep["success"]),
+                    "sim_wilson95": list(
+                        metrics.wilson_interval(sum(1 for ep in eps if ep["success"]), len(eps))
+                    ),
+                }
+            )
+        rows.append(
+            {
+                "policy": p.label,
+                "sim_basis": basis,
+                "sim_episodes": n_sim,
+                "sim_successes": k_sim,
+                "sim_rate": k_sim / n_sim,
+                "sim_wilson95": list(metrics.wilson_interval(k_sim, n_sim)),
+                "real_trials": n_real,
+                "real_successes": k_real,
+                "real_rate": k_real / n_real,
+                "real_wilson95": list(metrics.wilson_interval(k_real, n_real)),
+                "gap": gap,
+                "gap_newcombe95": [lo, hi],
+                "per_scenario": per_scenario,
+            }
+        )
+    return rows
+
+
+def ranking(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Pearson r, Spearman ρ and MMRV(sim, real) of per-policy success rates (``None`` below 2 policies)."""
+    sim = [r["sim_rate"] for r in rows]
+    real = [r["real_rate"] for r in rows]
+    if len(rows) < 2:
+        return {
+            "policies": len(rows),
+            "pearson_r": None,
+            "spearman_rho": None,
+            "mmrv": None,
+            "note": "ranking consistency needs at least 2 policies with both sim and real results",
+        }
+    return {
+        "policies": len(rows),
+        "pearson_r": metrics.pearson_r(sim, real),
+        "spearman_rho": metrics.spearman_rho(sim, real),
+        "mmrv": metrics.mmrv(sim, real),
+        "note": "",
+    }
+
+
+# --------------------------------------------------------------------------- image features
+
+
+def colour_features(frames_rgb: np.ndarray) -> np.ndarray:
+    """Deterministic ``(N, 87)`` features of ``(N, H, W, 3)`` uint8 RGB frames.
+
+    Each frame is resized to 64 × 64 (``cv2.INTER_AREA``); features are the per-channel 8-bin colour
+    histogram (fractions of pixels, 24 values) and a spatial pyramid of mean colour over 1×1, 2×2 and
+    4×4 grids (63 values, scaled to [0, 1]).
+    """
+    frames = np.asarray(frames_rgb)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise Sim2RealError(
+            f"colour_features: expected (N, H, W, 3) uint8 RGB frames, got {frames.shape} {frames.dtype}"
+        )
+    feats = []
+    for frame in frames:
+        small = cv2.resize(frame, (FEATURE_SIZE, FEATURE_SIZE), interpolation=cv2.INTER_AREA)
+        hist = [
+            np.bincount(small[..., c].ravel() // (256 // HIST_BINS), minlength=HIST_BINS) for c in range(3)
+        ]
+        parts = [np.concatenate(hist).astype(np.float64) / (FEATURE_SIZE * FEATURE_SIZE)]
+        for level in PYRAMID_LEVELS:
+            cells = small.reshape(level, FEATURE_SIZE // level, level, FEATURE_SIZE // level, 3)
+            parts.append(cells.mean(axis=(1, 3)).reshape(-1) / 255.0)
+        feats.append(np.concatenate(parts))
+    return np.stack(feats)
+
+
+def make_encoder(spec: str) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """``(frames RGB (N, H, W, 3) → features (N, D), description)`` for ``colorhist`` or ``policy:NAME``."""
+    if spec == "colorhist":
+        return (
+            colour_features,
+            "colorhist: 8-bin RGB histograms + 1/2/4 spatial pyramid of mean colour (87-d)",
+        )
+    if spec.startswith("policy:"):
+        from policies import make_policy
+
+        name = spec.split(":", 1)[1]
+        return policy_encoder(make_policy(name), name)
+    raise Sim2RealError(f"--encoder {spec!r}: expected 'colorhist' or 'policy:NAME'")
+
+
+def policy_encoder(policy: Any, name: str, batch: int = 32) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """Frame features from a policy's own vision tower.
+
+    Uses ``policy.encode_images(frames_rgb) -> (N, ...)`` when the policy has it; else, for the VLA
+    policy, ``policy.model.encode_images(policy.preprocessor.frames(frames))`` (vision tower +
+    image-to-text projection, ``(N, queries, D)``) mean-pooled over the latent queries to ``(N, D)``.
+    """
+    direct = getattr(policy, "encode_images", None)
+    model = getattr(policy, "model", None)
+    pre = getattr(policy, "preprocessor", None)
+    if callable(direct):
+
+        def encode(frames: np.ndarray) -> np.ndarray:
+            out = direct(frames)
+            out = out.detach().float().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
+            return out.reshape(len(frames), -1).astype(np.float64)
+
+        return encode, f"policy {name}: encode_images"
+    if callable(getattr(model, "encode_images", None)) and callable(getattr(pre, "frames", None)):
+        import torch
+
+        def encode(frames: np.ndarray) -> np.ndarray:
+            feats = []
+            with torch.inference_mode():
+                for i in range(0, len(frames), batch):
+                    emb = model.encode_images(pre.frames(frames[i : i + batch]))
+                    feats.append(emb.float().mean(dim=1).cpu().numpy())
+            return np.concatenate(feats).astype(np.float64)
+
+        return encode, f"policy {name}: vision tower + projection (model.encode_images), mean over queries"
+    raise Sim2RealError(
+        f"--encoder policy:{name}: policy {name!r} has no encode_images (nor model.encode_images)"
+    )
+
+
+def tag_features(
+    data: Sequence[str | Path], key: str, value: str, encode: Callable[[np.ndarray], np.ndarray], what: str
+) -> tuple[np.ndarray, int]:
+    """Features of every frame of the episodes in ``data`` whose tag ``key`` equals ``value``.
+
+    Returns ``(features (N, D), episodes)``. Raises ``Sim2RealError`` when no episode has the tag.
+    """
+    from datagen.manifest import discover
+    from datagen.schema import bgr_to_rgb, read_frames
+    from eval.open_loop import episode_tags
+
+    entries = discover(list(data))
+    chosen = [e for e in entries if episode_tags(e.tags, e.name).get(key) == value]
+    if not chosen:
+        found = sorted({episode_tags(e.tags, e.name).get(key, "?") for e in entries})
+        raise Sim2RealError(
+            f"{what} data {', '.join(str(d) for d in data)}: no episodes with tag {key}={value} "
+            f"({len(entries)} episodes; {key} values present: {', '.join(found) or 'none'})"
+        )
+    feats = [encode(bgr_to_rgb(read_frames(e.path))) for e in chosen]
+    return np.concatenate(feats), len(chosen)
+
+
+def visual_gap(
+    real_data: Sequence[str | Path],
+    sim_data: Sequence[str | Path],
+    tags: Sequence[tuple[str, str]],
+    encoder: str = "colorhist",
+) -> dict[str, Any]:
+    """Fréchet distance between real and sim frame features per tag ``(key, value)``."""
+    encode, description = make_encoder(encoder)
+    rows = []
+    for key, value in tags:
+        real_f, real_eps = tag_features(real_data, key, value, encode, "real")
+        sim_f, sim_eps = tag_features(sim_data, key, value, encode, "sim")
+        rows.append(
+            {
+                "tag": f"{key}={value}",
+                "frechet": metrics.frechet_from_features(real_f, sim_f),
+                "real_episodes": real_eps,
+                "real_frames": len(real_f),
+                "sim_episodes": sim_eps,
+                "sim_frames": len(sim_f),
+            }
+        )
+    return {"encoder": description, "tags": rows}
+
+
+def default_tags(real_data: Sequence[str | Path], key: str) -> list[tuple[str, str]]:
+    """Every value of tag ``key`` among the real episodes, sorted."""
+    from datagen.manifest import discover
+    from eval.open_loop import episode_tags
+
+    values = sorted({v for e in discover(list(real_data)) if (v := episode_tags(e.tags, e.name).get(key))})
+    if not values:
+        raise Sim2RealError(f"real data {', '.join(str(d) for d in real_data)}: no episode has a {key!r} tag")
+    return [(key, v) for v in values]
+
+
+def open_loop_gap(
+    policy_names: Sequence[str],
+    real_data: Sequence[str | Path],
+    sim_data: Sequence[str | Path],
+    tags: Sequence[tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """Model-space open-loop RMSE of each policy on real vs sim episodes of each tag."""
+    from eval import open_loop
+    from policies import make_policy
+
+    rows = []
+    for name in policy_names:
+        policy = make_policy(name)
+        for key, value in tags:
+            res = {}
+            for side, data in (("real", real_data), ("sim", sim_data)):
+                try:
+                    g = open_loop.evaluate(policy, list(data), tag_filter={key: value})["groups"]["all"]
+                except open_loop.OpenLoopError as err:
+                    raise Sim2RealError(f"open loop, policy {name}, {side} data: {err}") from None
+                res[side] = {
+                    "rmse": g["model"]["rmse"]["overall"],
+                    "direction_accuracy": g["model"]["direction_accuracy"],
+                    "frames": g["frames"],
+                }
+            rows.append(
+                {
+                    "policy": name,
+                    "tag": f"{key}={value}",
+                    **res,
+                    "rmse_gap": res["sim"]["rmse"] - res["real"]["rmse"],
+                }
+            )
+    return rows
+
+
+# --------------------------------------------------------------------------- report
+
+
+def render(result: Mapping[str, Any], out_dir: Path) -> Doc:
+    from eval.plots import plot_bars, plot_sim_vs_real
+
+    doc = Doc()
+    doc.heading("Sim2Real consistency", 1)
+    doc.para(
+        f"Created {result['created']}. Sim runs: {', '.join(result['sim_runs'])}. "
+        f"Real trials: {result['real_trials_csv']}."
+    )
+    doc.heading("Success per policy")
+    rows = result["policies"]
+    doc.table(
+        [
+            "policy",
+            "sim",
+            "sim Wilson 95 %",
+            "sim basis",
+            "real",
+            "real Wilson 95 %",
+            "sim − real",
+            "Newcombe 95 %",
+        ],
+        [
+            [
+                r["policy"],
+                f"{r['sim_successes']}/{r['sim_episodes']} = {fmt_pct(r['sim_rate'])}",
+                fmt_interval(r["sim_wilson95"]),
+                r["sim_basis"],
+                f"{r['real_successes']}/{r['real_trials']} = {fmt_pct(r['real_rate'])}",
+                fmt_interval(r["real_wilson95"]),
+                f"{100 * r['gap']:+.1f} pp",
+                f"[{100 * r['gap_newcombe95'][0]:+.1f}, {100 * r['gap_newcombe95'][1]:+.1f}] pp",
+            ]
+            for r in rows
+        ],
+    )
+    if result["unmatched"]["sim_only"] or result["unmatched"]["real_only"]:
+        doc.para(
+            f"Not compared (one side only): sim only: {', '.join(result['unmatched']['sim_only']) or '—'}; "
+            f"real only: {', '.join(result['unmatched']['real_only']) or '—'}."
+        )
+    doc.table(
+        ["policy", "scenario", "sim", "sim Wilson 95 %", "real", "real Wilson 95 %"],
+        [
+            [
+                r["policy"],
+                s["scenario"],
+                f"{s['sim_successes']}/{s['sim_episodes']}",
+                fmt_interval(s["sim_wilson95"]),
+                f"{s['real_successes']}/{s['real_trials']}",
+                fmt_interval(s["real_wilson95"]),
+            ]
+            for r in rows
+            for s in r["per_scenario"]
+        ],
+    )
+    if rows:
+        png = plot_sim_vs_real(
+            [
+                {
+                    "label": r["policy"],
+                    "sim": r["sim_rate"],
+                    "sim_lo": r["sim_wilson95"][0],
+                    "sim_hi": r["sim_wilson95"][1],
+                    "real": r["real_rate"],
+                    "real_lo": r["real_wilson95"][0],
+                    "real_hi": r["real_wilson95"][1],
+                }
+                for r in rows
+            ],
+            out_dir / "sim2real_success.png",
+        )
+        doc.figure(png, "Sim vs real success per policy (Wilson 95 %)", png.name)
+    doc.heading("Ranking consistency")
+    rk = result["ranking"]
+    doc.table(
+        ["policies", "Pearson r", "Spearman ρ", "MMRV (lower is better)"],
+        [[rk["policies"], fmt_num(rk["pearson_r"]), fmt_num(rk["spearman_rho"]), fmt_num(rk["mmrv"])]],
+    )
+    if rk["note"]:
+        doc.para(rk["note"])
+    gap = result.get("visual_gap")
+    doc.heading("Visual gap")
+    if gap:
+        doc.para(
+            f"Fréchet distance between Gaussian fits of frame features, real vs sim, per tag. "
+            f"Encoder: {gap['encoder']}."
+        )
+        doc.table(
+            ["tag", "Fréchet distance", "real episodes", "real frames", "sim episodes", "sim frames"],
+            [
+                [
+                    g["tag"],
+                    fmt_num(g["frechet"], 4),
+                    g["real_episodes"],
+                    g["real_frames"],
+                    g["sim_episodes"],
+                    g["sim_frames"],
+                ]
+                for g in gap["tags"]
+            ],
+        )
+        png = plot_bars(
+            [g["tag"] for g in gap["tags"]],
+            [g["frechet"] for g in gap["tags"]],
+            out_dir / "sim2real_visual_gap.png",
+            "Visual gap per tag",
+            "Fréchet distance",
+        )
+        doc.figure(png, "Visual gap (Fréchet distance) per tag", png.name)
+    else:
+        doc.para("Not measured (give --real-data and --sim-data).")
+    doc.heading("Open loop, real vs sim episodes")
+    ol = result.get("open_loop") or []
+    if ol:
+        doc.table(
+            [
+                "policy",
+                "tag",
+                "real RMSE (model space)",
+                "sim RMSE (model space)",
+                "sim − real",
+                "real dir. acc.",
+                "sim dir. acc.",
+            ],
+            [
+                [
+                    r["policy"],
+                    r["tag"],
+                    fmt_num(r["real"]["rmse"]),
+                    fmt_num(r["sim"]["rmse"]),
+                    f"{r['rmse_gap']:+.3f}",
+                    fmt_pct(r["real"]["direction_accuracy"]),
+                    fmt_pct(r["sim"]["direction_accuracy"]),
+                ]
+                for r in ol
+            ],
+        )
+    else:
+        doc.para("Not measured (give --policy-data with --real-data and --sim-data).")
+    return doc
+
+
+def sim2real(
+    sim_runs: Sequence[str | Path],
+    real_trials: str | Path,
+    *,
+    labels: Sequence[str] | None = None,
+    real_data: Sequence[str | Path] | None = None,
+    sim_data: Sequence[str | Path] | None = None,
+    tags: Sequence[tuple[str, str]] | None = None,
+    tag_key: str = "side",
+    encoder: str = "colorhist",
+    policy_data: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The whole sim2real comparison as a JSON-ready dict (see the module docstring)."""
+    run_dirs = find_run_dirs(sim_runs)
+    sim = load_policy_runs(run_dirs, labels)
+    real = read_trials_csv(real_trials)
+    rows = success_rows(sim, real)
+    real_policies = sorted({p for p, _ in real})
+    result: dict[str, Any] = {
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "sim_runs": [str(d) for d in run_dirs],
+        "real_trials_csv": str(real_trials),
+        "policies": rows,
+        "unmatched": {
+            "sim_only": sorted(p.label for p in sim if p.label not in real_policies),
+            "real_only": [p for p in real_policies if p not in {s.label for s in sim}],
+        },
+        "ranking": ranking(rows),
+        "visual_gap": None,
+        "open_loop": None,
+    }
+    if (real_data is None) != (sim_data is None):
+        raise Sim2RealError("the visual gap needs both --real-data and --sim-data")
+    if policy_data and not (real_data and sim_data):
+        raise Sim2RealError("--policy-data needs --real-data and --sim-data")
+    if real_data and sim_data:
+        tag_list = list(tags) if tags else default_tags(real_data, tag_key)
+        result["visual_gap"] = visual_gap(real_data, sim_data, tag_list, encoder)
+        if policy_data:
+            result["open_loop"] = open_loop_gap(policy_data, real_data, sim_data, tag_list)
+    return result
+
+
+def write_sim2real(result: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``sim2real.json``, ``sim2real.md`` and ``sim2real.html`` (+ PNGs) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    doc = render(result, out_dir)
+    return {
+        "json": atomic_write_json(out_dir / "sim2real.json", result),
+        "md": atomic_write_text(out_dir / "sim2real.md", "\n".join(doc.md)),
+        "html": atomic_write_text(
+            out_dir / "sim2real.html", html_page("Sim2Real consistency", "\n".join(doc.html))
+        ),
+    }
+
+
+def _parse_tags(items: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise Sim2RealError(f"--tags item {item!r}: expected key=value (e.g. side=left)")
+        out.append((key, value))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m eval.sim2real", description=__doc__.splitlines()[0])
+    parser.add_argument("--sim-runs", nargs="+", required=True, help="closed-loop sim run directories")
+    parser.add_argument("--real-trials", required=True, help="CSV: policy,scenario,trials,successes")
+    parser.add_argument(
+        "--labels", nargs="+", help="one policy label per sim run dir (default: policy names)"
+    )
+    parser.add_argument("--real-data", nargs="+", help="real HDF5 episodes (files, folders, manifests)")
+    parser.add_argument("--sim-data", nargs="+", help="sim HDF5 episodes (files, folders, manifests)")
+    parser.add_argument(
+        "--tags", nargs="+", default=[], help="tags to compare, key=value (default: --tag-key)"
+    )
+    parser.add_argument("--tag-key", default="side", help="compare every value of this tag in the real data")
+    parser.add_argument("--encoder", default="colorhist", help="'colorhist' (default) or 'policy:NAME'")
+    parser.add_argument("--policy-data", nargs="+", default=[], help="policies for open-loop real vs sim")
+    parser.add_argument(
+        "--out", type=Path, default=Path("sim2real"), help="output folder (default ./sim2real)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from datagen.manifest import ManifestError
+    from datagen.schema import EpisodeFormatError
+
+    try:
+        result = sim2real(
+            args.sim_runs,
+            args.real_trials,
+            labels=args.labels,
+            real_data=args.real_data,
+            sim_data=args.sim_data,
+            tags=_parse_tags(args.tags),
+            tag_key=args.tag_key,
+            encoder=args.encoder,
+            policy_data=args.policy_data,
+        )
+        paths = write_sim2real(result, args.out)
+    except (
+        Sim2RealError,
+        CompareError,
+        ResultsError,
+        EpisodeFormatError,
+        ManifestError,
+        FileNotFoundError,
+    ) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rk = result["ranking"]
+    for r in result["policies"]:
+        print(
+            f"{r['policy']}: sim {fmt_pct(r['sim_rate'])} {fmt_interval(r['sim_wilson95'])}, real "
+            f"{fmt_pct(r['real_rate'])} {fmt_interval(r['real_wilson95'])}, gap {100 * r['gap']:+.1f} pp"
+        )
+    print(
+        f"Pearson r {fmt_num(rk['pearson_r'])}, Spearman rho {fmt_num(rk['spearman_rho'])}, "
+        f"MMRV {fmt_num(rk['mmrv'])} {rk['note']}"
+    )
+    for kind in ("json", "md", "html"):
+        print(f"wrote {paths[kind]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Policy comparison from synthetic run directories: pairing, McNemar, hypothesis verdicts, outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from eval import compare
+from eval.report import ResultsError
+
+N_EP = 20
+
+
+def write_run(
+    run_dir: Path,
+    policy: str,
+    successes: list[bool],
+    p50: float | None = 150.0,
+    seeds: list[int] | None = None,
+) -> Path:
+    """A minimal results.json: episode i is scenario left/right (alternating) with seed 100 + i."""
+    seeds = seeds if seeds is not None else [100 + i for i in range(len(successes))]
+    episodes = [
+        {
+            "episode": i,
+            "seed": seed,
+            "scenario": "left_core" if seed % 2 == 0 else "right_core",
+            "success": ok,
+            "spl": 0.9 if ok else 0.0,
+            "soft_spl": 0.95 if ok else 0.3,
+            "instruction_flipped": False,
+        }
+        for i, (seed, ok) in enumerate(zip(seeds, successes, strict=True))
+    ]
+    lat = (
+        {}
+        if p50 is None
+        else {"total_ms": {"p50": p50, "p95": p50 * 1.5, "max": p50 * 2, "mean": p50, "n": 50}}
+    )
+    summary = {
+        "policy": policy,
+        "episodes": len(episodes),
+        "successes": sum(successes),
+        "latency_ms": lat,
+        "instruction_sensitivity": {"episodes": 4, "named_side_rate": 0.5, "wilson95": [0.15, 0.85]},
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.json").write_text(
+        json.dumps({"summary": summary, "provenance": {}, "episodes": episodes})
+    )
+    return run_dir
+
+
+@pytest.fixture()
+def sweep(tmp_path: Path) -> Path:
+    """A hydra-multirun-like folder: one numbered run dir per policy."""
+    root = tmp_path / "sweep"
+    write_run(root / "0", "robovlms", [True] * N_EP, p50=150.0)
+    write_run(root / "1", "kosmos2", [True] * 10 + [False] * 10, p50=250.0)  # A-only 10, B-only 0
+    write_run(root / "2", "lora", [True] * 18 + [False] * 2, p50=None)
+    write_run(root / "3", "full", [True] * 18 + [False] * 2)
+    return root
+
+
+def by_id(hyps: list[dict], hid: str, policy: str | None = None) -> dict:
+    return next(h for h in hyps if h["id"] == hid and (policy is None or h.get("policy") == policy))
+
+
+def test_sweep_discovery_and_hypothesis_verdicts(sweep: Path):
+    runs = compare.load_policy_runs(compare.find_run_dirs([sweep]))
+    assert [p.label for p in runs] == ["robovlms", "kosmos2", "lora", "full"]
+    roles = compare.parse_roles("kosmos2=kosmos2,robovlms=robovlms,lora=lora,full=full")
+    result = compare.compare(runs, roles)
+    h = result["hypotheses"]
+    h1 = by_id(h, "H1")
+    assert h1["verdict"] == "supported"
+    assert h1["pair"]["a_only"] == 10 and h1["pair"]["b_only"] == 0
+    assert h1["pair"]["p_value"] == pytest.approx(2 / 2**10)
+    # identical 18/20 outcomes: difference 0 but the interval is far wider than 5 pp
+    assert by_id(h, "H2")["verdict"] == "inconclusive"
+    assert by_id(h, "H3")["verdict"] == "not tested"
+    assert by_id(h, "H4", "robovlms")["verdict"] == "supported"
+    assert by_id(h, "H4", "kosmos2")["verdict"] == "not supported"
+    assert by_id(h, "H4", "lora")["verdict"] == "not tested"
+    assert by_id(h, "H5", "robovlms")["verdict"] == "supported"  # 20/20: Wilson lo 0.839 > 0.8
+    assert by_id(h, "H5", "kosmos2")["verdict"] == "not supported"  # 10/20: hi 0.70 < 0.8
+    assert by_id(h, "H5", "lora")["verdict"] == "inconclusive"  # 18/20: [0.70, 0.97]
+    pair = next(p for p in result["pairs"] if (p["a"], p["b"]) == ("robovlms", "kosmos2"))
+    assert pair["matched"] == 20 and pair["difference"] == pytest.approx(0.5)
+
+
+def test_h2_noninferiority_margin_and_clear_loss(tmp_path: Path):
+    write_run(tmp_path / "a", "lora", [True] * 18 + [False] * 2)
+    write_run(tmp_path / "b", "full", [True] * 18 + [False] * 2)
+    runs = compare.load_policy_runs([tmp_path / "a", tmp_path / "b"])
+    h2 = by_id(compare.hypotheses(runs, {"lora": "lora", "full": "full"}, margin=0.25), "H2")
+    assert h2["verdict"] == "supported"  # Newcombe lower bound about -0.19 > -0.25
+    assert -0.25 < h2["difference_interval"][1] < -0.05
+    write_run(tmp_path / "c", "lora", [True] * 5 + [False] * 15)
+    runs = compare.load_policy_runs([tmp_path / "c", tmp_path / "b"])
+    assert (
+        by_id(compare.hypotheses(runs, {"lora": "lora", "full": "full"}), "H2")["verdict"] == "not supported"
+    )
+
+
+def test_main_role_restricts_h4_h5_and_pairs_use_matched_episodes(tmp_path: Path):
+    write_run(tmp_path / "a", "A", [True] * 10)
+    write_run(tmp_path / "b", "B", [False] * 6, seeds=[100 + i for i in range(4, 10)])
+    runs = compare.load_policy_runs([tmp_path / "a", tmp_path / "b"])
+    result = compare.compare(runs, {"main": "A"})
+    assert [h.get("policy") for h in result["hypotheses"] if h["id"] in ("H4", "H5")] == ["A", "A"]
+    assert result["pairs"][0]["matched"] == 6 and result["pairs"][0]["a_only"] == 6
+
+
+def test_runs_of_one_label_merge_and_duplicates_raise(tmp_path: Path):
+    write_run(tmp_path / "r1", "A", [True] * 5, seeds=[0, 1, 2, 3, 4], p50=100.0)
+    write_run(tmp_path / "r2", "A", [False] * 5, seeds=[5, 6, 7, 8, 9], p50=200.0)
+    [merged] = compare.load_policy_runs([tmp_path / "r1", tmp_path / "r2"])
+    assert (merged.n, merged.k) == (10, 5)
+    row = compare.policy_row(merged)
+    assert row["latency_total_ms"]["p50"] == pytest.approx(150.0) and row["latency_total_ms"]["approx"]
+    assert (
+        row["instruction_sensitivity"]["episodes"] == 8 and row["instruction_sensitivity"]["named_side"] == 4
+    )
+    with pytest.raises(compare.CompareError, match="appears twice"):
+        compare.load_policy_runs([tmp_path / "r1", tmp_path / "r1"])
+    # explicit labels keep them apart
+    assert [p.label for p in compare.load_policy_runs([tmp_path / "r1", tmp_path / "r1"], ["x", "y"])] == [
+        "x",
+        "y",
+    ]
+
+
+def test_role_errors_name_the_problem(sweep: Path):
+    runs = compare.load_policy_runs(compare.find_run_dirs([sweep]))
+    with pytest.raises(compare.CompareError, match="unknown role 'teacher'"):
+        compare.hypotheses(runs, {"teacher": "lora"})
+    with pytest.raises(compare.CompareError, match="no compared policy has that label"):
+        compare.hypotheses(runs, {"lora": "nope"})
+    with pytest.raises(compare.CompareError, match="expected role=label"):
+        compare.parse_roles("kosmos2")
+
+
+def test_roles_from_yaml(tmp_path: Path):
+    (tmp_path / "roles.yaml").write_text("kosmos2: A\nrobovlms: B\n")
+    assert compare.parse_roles(str(tmp_path / "roles.yaml")) == {"kosmos2": "A", "robovlms": "B"}
+
+
+def test_cli_writes_json_md_and_self_contained_html(sweep: Path, tmp_path: Path, capsys):
+    out = tmp_path / "cmp"
+    rc = compare.main(
+        ["--runs", str(sweep), "--roles", "kosmos2=kosmos2,robovlms=robovlms", "--out", str(out)]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "H1  supported" in printed
+    data = json.loads((out / "compare.json").read_text())
+    assert len(data["policies"]) == 4 and len(data["pairs"]) == 6
+    md = (out / "compare.md").read_text()
+    assert (
+        "| robovlms | 20 | 100.0 % |" in md
+        and "| H1 | robot-pretrained backbone beats Kosmos-2 | supported |" in md
+    )
+    html = (out / "compare.html").read_text()
+    assert 'src="data:image/png;base64,' in html and not re.search(r'src="(?!data:)', html)
+
+
+def test_cli_errors(tmp_path: Path, capsys):
+    assert compare.main(["--runs", str(tmp_path)]) == 2
+    assert "no results.json" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "results.json").write_text("{}")
+    with pytest.raises(ResultsError, match="missing key 'summary'"):
+        compare.load_policy_runs([tmp_path / "bad"])
+
+
+def test_mirrored_instruction_twins_are_not_counted_or_paired(tmp_path: Path):
+    write_run(tmp_path / "a", "A", [True] * 4)
+    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    twins = [{**ep, "instruction_flipped": True, "success": False} for ep in data["episodes"]]
+    data["episodes"] += twins
+    (tmp_path / "a" / "results.json").write_text(json.dumps(data))
+    write_run(tmp_path / "b", "B", [False] * 4)
+    runs = compare.load_policy_runs([tmp_path / "a", tmp_path / "b"])
+    assert (runs[0].n, runs[0].k) == (4, 4)
+    assert compare.pair_row(runs[0], runs[1])["matched"] == 4
+
+
+def test_policies_mode_runs_the_closed_loop_on_the_same_seeds(tmp_path: Path):
+    out = tmp_path / "cmp"
+    rc = compare.main(
+        [
+            "--policies",
+            "replay_core",
+            "random",
+            "--episodes",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--set",
+            "videos=0",
+            "report=false",
+            "progress=false",
+            "instruction_sensitivity=false",
+        ]
+    )
+    assert rc == 0
+    data = json.loads((out / "compare.json").read_text())
+    assert [p["label"] for p in data["policies"]] == ["replay_core", "random"]
+    assert data["pairs"][0]["matched"] == 1
+    seeds = [
+        json.loads((out / "runs" / name / "results.json").read_text())["episodes"][0]["seed"]
+        for name in ("replay_core", "random")
+    ]
+    assert seeds == [3, 3]
