@@ -25,7 +25,8 @@ def requested_tag_shares(suite: Suite) -> dict[str, dict[str, float]]:
     return {axis: dict(values) for axis, values in shares.items()}
 
 
-def summarize(entries: list[dict[str, Any]], suite: Suite, run: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarize(entries: list[dict[str, Any]], suite: Suite,
+              run: dict[str, Any] | None = None) -> dict[str, Any]:
     """Summary of manifest lines (dicts with ``scenario``, ``frames``, ``bytes``, ``attempt``,
     ``actions_sha1``); ``run`` adds the run's own figures (``wall_s``, ``generated``, ``kept``, ...)."""
     n = len(entries)
@@ -46,10 +47,10 @@ def summarize(entries: list[dict[str, Any]], suite: Suite, run: dict[str, Any] |
     per_scenario: dict[str, Counter] = defaultdict(Counter)
     for e in entries:
         per_scenario[e["scenario"]][e["actions_sha1"]] += 1
-    sequences = {
-        name: {"episodes": sum(c.values()), "distinct": len(c), "top_share": max(c.values()) / sum(c.values())}
-        for name, c in sorted(per_scenario.items())
-    }
+    sequences = {}
+    for name, c in sorted(per_scenario.items()):
+        count = sum(c.values())
+        sequences[name] = {"episodes": count, "distinct": len(c), "top_share": max(c.values()) / count}
     distinct_ratio = [s["distinct"] / s["episodes"] for s in sequences.values()]
     attempts = [int(e.get("attempt", 0)) for e in entries]
     summary: dict[str, Any] = {
@@ -60,7 +61,8 @@ def summarize(entries: list[dict[str, Any]], suite: Suite, run: dict[str, Any] |
         "scenarios": len(per_scenario),
         "tag_balance": balance,
         "max_tag_share_error": max(
-            (abs(t["observed"] - t["requested"]) for axis in balance.values() for t in axis.values()), default=0.0
+            (abs(t["observed"] - t["requested"]) for axis in balance.values() for t in axis.values()),
+            default=0.0,
         ),
         "distinct_sequences": {
             "total": sum(s["distinct"] for s in sequences.values()),
@@ -101,21 +103,24 @@ def format_summary(summary: dict[str, Any]) -> str:
     run = summary.get("run")
     if run:
         lines.append(
-            f"this run: generated {run['generated']}, kept {run['kept']} (resumed), wall {run['wall_s']:.1f} s, "
+            f"this run: generated {run['generated']}, kept {run['kept']} (resumed), "
+            f"wall {run['wall_s']:.1f} s, "
             f"{run['episodes_per_s']:.2f} episodes/s, {run['frames_per_s']:.1f} frames/s, "
             f"{run.get('renders', 0)} renders, workers {run.get('workers', 1)}"
         )
     r = summary["retries"]
-    lines.append(f"expert retries: {r['extra_attempts']} extra attempts over {r['episodes_retried']} episodes "
-                 f"(max attempt index {r['max_attempt']})")
+    lines.append(f"expert retries: {r['extra_attempts']} extra attempts over {r['episodes_retried']} "
+                 f"episodes (max attempt index {r['max_attempt']})")
     d = summary["distinct_sequences"]
     lines.append(
-        f"distinct action sequences: {d['total']} over {n} episodes; per scenario min {d['per_scenario_min']} / "
-        f"median {d['per_scenario_median']} / max {d['per_scenario_max']}; lowest distinct ratio "
-        f"{d['distinct_ratio_min']:.2f}; largest share of one sequence in a scenario {d['largest_top_share']:.2f}"
+        f"distinct action sequences: {d['total']} over {n} episodes; per scenario min "
+        f"{d['per_scenario_min']} / median {d['per_scenario_median']} / max {d['per_scenario_max']}; "
+        f"lowest distinct ratio {d['distinct_ratio_min']:.2f}; largest share of one sequence in a scenario "
+        f"{d['largest_top_share']:.2f}"
     )
     lines.append(f"tag balance (observed vs requested; max error {summary['max_tag_share_error']:.3f}):")
     for axis, tags in summary["tag_balance"].items():
-        parts = [f"{tag} {t['episodes']} = {t['observed']:.1%} (req {t['requested']:.1%})" for tag, t in tags.items()]
+        parts = [f"{tag} {t['episodes']} = {t['observed']:.1%} (req {t['requested']:.1%})"
+                 for tag, t in tags.items()]
         lines.append(f"  {axis:<12} " + ", ".join(parts))
     return "\n".join(lines)
