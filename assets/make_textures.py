@@ -35,9 +35,26 @@ def carpet(rng: np.random.Generator) -> np.ndarray:
     return np.stack([95 + 25 * noise, 100 + 25 * noise, 120 + 25 * noise], axis=-1)
 
 
+def cardboard(rng: np.random.Generator) -> np.ndarray:
+    y = np.arange(SIZE)[:, None] * np.ones((1, SIZE))
+    flutes = np.sin(y / 2.2) * 6
+    base = np.stack([168 + flutes, 124 + flutes, 82 + flutes], axis=-1)
+    base[60:68, :] = (200, 185, 150)  # packing tape
+    return base + rng.normal(0, 4, base.shape)
+
+
+def label(rng: np.random.Generator) -> np.ndarray:
+    img = np.zeros((SIZE, SIZE, 3), np.float32)
+    img[:] = (140, 200, 235)  # clear PET, bluish
+    img[48:80, :] = (220, 60, 40)  # printed label band
+    img[58:70, 20:108] = (250, 250, 250)
+    return img + rng.normal(0, 3, img.shape)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, make in (("tiles", tiles), ("wood", wood), ("carpet", carpet)):
+    for name, make in (("tiles", tiles), ("wood", wood), ("carpet", carpet), ("cardboard", cardboard),
+                       ("label", label)):
         rgb = np.clip(make(np.random.default_rng(0)), 0, 255).astype(np.uint8)
         cv2.imwrite(str(OUT / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 

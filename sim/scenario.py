@@ -88,6 +88,8 @@ DEFAULT_COLORS = {
     "basket": (0.55, 0.56, 0.58, 1.0),
 }
 FLOOR_TEXTURES = ("none", "tiles", "wood", "carpet")
+OBSTACLE_TEXTURES = ("none", "cardboard")
+TARGET_TEXTURES = ("none", "label")
 DEFAULT_LIGHT = (0.4, 0.3, 1.0)
 
 
@@ -147,6 +149,8 @@ class Appearance:
     floor_rgba: tuple[float, float, float, float] = DEFAULT_COLORS["floor"]
     wall_rgba: tuple[float, float, float, float] = DEFAULT_COLORS["wall"]
     floor_texture: str = "none"
+    obstacle_texture: str = "none"
+    target_texture: str = "none"
     light_direction: tuple[float, float, float] = DEFAULT_LIGHT
     camera_height_offset: float = 0.0
     camera_pitch_offset_deg: float = 0.0
@@ -414,6 +418,8 @@ def _appearance(rand: RandomizationConfig, part) -> Appearance:
     wall = _jitter_rgba(DEFAULT_COLORS["wall"], colors, rand.color_jitter)
     tex_rng = part("textures")
     texture = FLOOR_TEXTURES[int(tex_rng.integers(len(FLOOR_TEXTURES)))] if tex_rng is not None else "none"
+    obstacle_texture = OBSTACLE_TEXTURES[int(tex_rng.integers(2))] if tex_rng is not None else "none"
+    target_texture = TARGET_TEXTURES[int(tex_rng.integers(2))] if tex_rng is not None else "none"
     light_rng = part("light")
     if light_rng is not None:
         azimuth = light_rng.uniform(-math.pi, math.pi)
@@ -430,6 +436,8 @@ def _appearance(rand: RandomizationConfig, part) -> Appearance:
         floor_rgba=floor,
         wall_rgba=wall,
         floor_texture=texture,
+        obstacle_texture=obstacle_texture,
+        target_texture=target_texture,
         light_direction=light,
         camera_height_offset=_uniform(cam, rand.camera_height_m),
         camera_pitch_offset_deg=_uniform(cam, rand.camera_pitch_deg),

@@ -30,6 +30,8 @@ from sim.scenario import (  # noqa: E402
     BOTTLE_RADIUS,
     BOX_HALF_EXTENTS,
     FLOOR_TEXTURES,
+    OBSTACLE_TEXTURES,
+    TARGET_TEXTURES,
     POT_HEIGHT,
     POT_RADIUS,
     Obstacle,
@@ -38,6 +40,9 @@ from sim.scenario import (  # noqa: E402
 
 TEXTURE_DIR = Path(__file__).resolve().parents[1] / "assets" / "textures"
 PARK_Z = -20.0
+FLOOR_HALF_M = 6.0
+FLOOR_TILE_M = 0.5
+"""Floor textures repeat every half metre (a 128-px texture: ~4 mm per texel)."""
 WALL_HEIGHT = 1.0
 WALL_THICKNESS = 0.04
 MAX_BOXES = 2
@@ -105,13 +110,30 @@ class World:
             mass=mass,
         )
 
+    def _floor(self) -> int:
+        """A square floor whose texture repeats every ``FLOOR_TILE_M`` metres (UVs beyond 1 wrap)."""
+        c = self.client
+        half = FLOOR_HALF_M
+        repeats = 2 * half / FLOOR_TILE_M
+        visual = c.createVisualShape(
+            pybullet.GEOM_MESH,
+            vertices=[[-half, -half, 0.0], [half, -half, 0.0], [half, half, 0.0], [-half, half, 0.0]],
+            indices=[0, 1, 2, 0, 2, 3],
+            uvs=[[0.0, 0.0], [repeats, 0.0], [repeats, repeats], [0.0, repeats]],
+            normals=[[0.0, 0.0, 1.0]] * 4,
+            rgbaColor=[0.78, 0.76, 0.72, 1.0],
+        )
+        collision = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[half, half, 0.01],
+                                           collisionFramePosition=[0.0, 0.0, -0.01])
+        uid = self._add("floor", "floor", collision, visual, z=0.0)
+        c.resetBasePositionAndOrientation(uid, [1.0, 0.0, 0.0], [0, 0, 0, 1])
+        return uid
+
     def _build(self) -> None:
         c = self.client
         c.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
-        floor_half = (6.0, 6.0, 0.01)
-        floor = self._box("floor", "floor", floor_half, (0.78, 0.76, 0.72, 1.0))
-        c.resetBasePositionAndOrientation(floor, [1.0, 0.0, -0.01], [0, 0, 0, 1])
-        for name in FLOOR_TEXTURES:
+        floor = self._floor()
+        for name in sorted({*FLOOR_TEXTURES, *OBSTACLE_TEXTURES, *TARGET_TEXTURES}):
             if name != "none":
                 self._textures[name] = c.loadTexture(str(TEXTURE_DIR / f"{name}.png"))
         for name in ("wall_front", "wall_back"):
@@ -148,10 +170,15 @@ class World:
     def _park(self, uid: int) -> None:
         self.client.resetBasePositionAndOrientation(uid, [uid * 1.0, 50.0, PARK_Z], [0, 0, 0, 1])
 
-    def _place_obstacle(self, uid: int, ob: Obstacle) -> None:
+    def _place_obstacle(self, uid: int, ob: Obstacle, texture: str = "none") -> None:
         z = ob.half_extents[2] if ob.kind == "box" else ob.height / 2
         self._place(uid, ob.x, ob.y, z, ob.yaw)
-        self.client.changeVisualShape(uid, -1, rgbaColor=list(ob.rgba))
+        if texture != "none":
+            # The texture is multiplied by the colour: keep a light tint of the jittered colour.
+            tint = [0.55 + 0.45 * c for c in ob.rgba[:3]] + [1.0]
+            self.client.changeVisualShape(uid, -1, textureUniqueId=self._textures[texture], rgbaColor=tint)
+        else:
+            self.client.changeVisualShape(uid, -1, textureUniqueId=-1, rgbaColor=list(ob.rgba))
         self._active.append(uid)
 
     def apply(self, scenario: Scenario) -> None:
@@ -169,13 +196,13 @@ class World:
             )
         for i, ob in enumerate(boxes):
             used.add(self._bodies[f"box_{i}"])
-            self._place_obstacle(self._bodies[f"box_{i}"], ob)
+            self._place_obstacle(self._bodies[f"box_{i}"], ob, scenario.appearance.obstacle_texture)
         for ob in pots:
             used.add(self._bodies["pot"])
-            self._place_obstacle(self._bodies["pot"], ob)
+            self._place_obstacle(self._bodies["pot"], ob, scenario.appearance.obstacle_texture)
         target_uid = self._bodies[scenario.target.kind]
         used.add(target_uid)
-        self._place_obstacle(target_uid, scenario.target)
+        self._place_obstacle(target_uid, scenario.target, scenario.appearance.target_texture)
         for i, ob in enumerate(scenario.distractors):
             uid = self._bodies[f"distractor_{i}"]
             used.add(uid)
