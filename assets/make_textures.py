@@ -53,8 +53,13 @@ def label(rng: np.random.Generator) -> np.ndarray:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, make in (("tiles", tiles), ("wood", wood), ("carpet", carpet), ("cardboard", cardboard),
-                       ("label", label)):
+    for name, make in (
+        ("tiles", tiles),
+        ("wood", wood),
+        ("carpet", carpet),
+        ("cardboard", cardboard),
+        ("label", label),
+    ):
         rgb = np.clip(make(np.random.default_rng(0)), 0, 255).astype(np.uint8)
         cv2.imwrite(str(OUT / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 

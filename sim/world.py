@@ -31,9 +31,9 @@ from sim.scenario import (  # noqa: E402
     BOX_HALF_EXTENTS,
     FLOOR_TEXTURES,
     OBSTACLE_TEXTURES,
-    TARGET_TEXTURES,
     POT_HEIGHT,
     POT_RADIUS,
+    TARGET_TEXTURES,
     Obstacle,
     Scenario,
 )
@@ -123,8 +123,9 @@ class World:
             normals=[[0.0, 0.0, 1.0]] * 4,
             rgbaColor=[0.78, 0.76, 0.72, 1.0],
         )
-        collision = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[half, half, 0.01],
-                                           collisionFramePosition=[0.0, 0.0, -0.01])
+        collision = c.createCollisionShape(
+            pybullet.GEOM_BOX, halfExtents=[half, half, 0.01], collisionFramePosition=[0.0, 0.0, -0.01]
+        )
         uid = self._add("floor", "floor", collision, visual, z=0.0)
         c.resetBasePositionAndOrientation(uid, [1.0, 0.0, 0.0], [0, 0, 0, 1])
         return uid
