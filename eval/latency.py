@@ -1,0 +1,182 @@
+"""Per-step policy latency (test plan T3-1): ``python -m eval.latency --policy NAME --steps N``.
+
+Feeds synthetic observations (random RGB at 144x256 by default, a fixed instruction) through
+``policy.act`` and reports each component of ``policy.last_timing`` (preprocess, VLM = vision +
+projection + language model, action head, postprocess, total; plus the policy's extra timings) as
+p50 / p95 / max / mean in milliseconds over ``steps`` steps after ``warmup`` steps, with device, dtype
+and batch size stated. The plan's target, total below 200 ms, is judged on the p95 of the total and
+marked PASS or FAIL. Results print as a table and optionally go to a JSON file (``--json OUT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET_MS = 200.0
+DEFAULT_INSTRUCTION = "Navigate around obstacles and reach the front of the beverage bottle on the left"
+COMPONENTS = ("preprocess_ms", "vlm_ms", "head_ms", "postprocess_ms", "total_ms")
+
+
+def summarize(values: Sequence[float]) -> dict[str, float]:
+    """p50 / p95 / max / mean of a list of milliseconds."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return {"p50": float("nan"), "p95": float("nan"), "max": float("nan"), "mean": float("nan")}
+    return {
+        "p50": float(np.percentile(arr, 50)),
+        "p95": float(np.percentile(arr, 95)),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+    }
+
+
+def measure(
+    policy: Any,
+    steps: int,
+    warmup: int = 5,
+    height: int = 144,
+    width: int = 256,
+    instruction: str = DEFAULT_INSTRUCTION,
+    seed: int = 0,
+    target_ms: float = TARGET_MS,
+) -> dict[str, Any]:
+    """Run ``warmup + steps`` synthetic steps through ``policy`` and summarise its ``last_timing``."""
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"steps must be >= 1 and warmup >= 0, got steps={steps} warmup={warmup}")
+    rng = np.random.default_rng(seed)
+    policy.reset(instruction)
+    samples: dict[str, list[float]] = {}
+    wall: list[float] = []
+    for i in range(warmup + steps):
+        obs = {
+            "rgb": rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8),
+            "instruction": instruction,
+        }
+        start = time.perf_counter()
+        policy.act(obs)
+        elapsed = (time.perf_counter() - start) * 1e3
+        if i < warmup:
+            continue
+        wall.append(elapsed)
+        timing = getattr(policy, "last_timing", None)
+        parts = timing.as_dict() if timing is not None else {"total_ms": elapsed}
+        for key, value in parts.items():
+            samples.setdefault(key, []).append(float(value))
+    components = {k: summarize(v) for k, v in samples.items()}
+    components["wall_ms"] = summarize(wall)
+    total_p95 = components.get("total_ms", components["wall_ms"])["p95"]
+    return {
+        "policy": getattr(policy, "name", type(policy).__name__),
+        "device": str(getattr(policy, "device", "cpu")),
+        "dtype": str(getattr(policy, "dtype", "n/a")),
+        "batch": 1,
+        "steps": steps,
+        "warmup": warmup,
+        "image_hw": [height, width],
+        "instruction": instruction,
+        "host": {
+            "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "components": components,
+        "target_ms": target_ms,
+        "criterion": f"total_ms p95 < {target_ms:g} ms",
+        "pass": bool(total_p95 < target_ms),
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result as a fixed-width text table with the PASS/FAIL line."""
+    lines = [
+        f"policy {result['policy']}  device {result['device']}  dtype {result['dtype']}  "
+        f"batch {result['batch']}  "
+        f"steps {result['steps']} (warm-up {result['warmup']} excluded)  image {result['image_hw'][0]}x"
+        f"{result['image_hw'][1]}",
+        f"{'component':<16}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'mean ms':>10}",
+    ]
+    order = [c for c in COMPONENTS if c in result["components"]]
+    order += sorted(k for k in result["components"] if k not in order)
+    for key in order:
+        s = result["components"][key]
+        lines.append(f"{key:<16}{s['p50']:>10.2f}{s['p95']:>10.2f}{s['max']:>10.2f}{s['mean']:>10.2f}")
+    verdict = "PASS" if result["pass"] else "FAIL"
+    lines.append(f"target: {result['criterion']} -> {verdict}")
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Per-step latency of a policy on synthetic observations.")
+    parser.add_argument("--policy", required=True, help="policy name (configs/policy/<name>.yaml or a type)")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None, help="write the result to this JSON file")
+    parser.add_argument("--height", type=int, default=144)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION)
+    parser.add_argument("--target-ms", type=float, default=TARGET_MS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy overrides (YAML values), e.g. --set device=cuda dtype=bf16",
+    )
+    args = parser.parse_args(argv)
+    from omegaconf import OmegaConf
+
+    from policies import make_policy
+
+    overrides = OmegaConf.to_container(OmegaConf.from_dotlist(args.set)) if args.set else {}
+    try:
+        build_start = time.perf_counter()
+        policy = make_policy(args.policy, **overrides)  # type: ignore[arg-type]
+        build_s = time.perf_counter() - build_start
+        result = measure(
+            policy,
+            args.steps,
+            args.warmup,
+            args.height,
+            args.width,
+            args.instruction,
+            args.seed,
+            args.target_ms,
+        )
+    except (FileNotFoundError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        print(f"eval.latency: error: {exc}", file=sys.stderr)
+        return 2
+    result["build_s"] = build_s
+    print(format_table(result))
+    if args.json is not None:
+        _write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

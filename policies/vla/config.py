@@ -1,0 +1,297 @@
+"""Settings of the VLA policy as frozen dataclasses, validated on construction, apart from model code.
+
+Every setting that train, sim and robot must agree on (model shape, image preprocessing, the mapping
+from model space to robot commands) lives here and is saved with each checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""Relative paths in configs (``.vlms/...``, ``runs/...``) resolve against this directory."""
+
+DEFAULT_BACKBONE_PATH = ".vlms/kosmos-2-patch14-224"
+TINY_BACKBONE_PATH = ".vlms/tiny-kosmos-2"
+DEFAULT_PROMPT = "<grounding>An image of a robot {instruction}"
+
+T = TypeVar("T")
+
+
+def resolve_path(path: str | Path) -> Path:
+    """An absolute path as is; a relative one against the project root (never the working directory)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Where the Kosmos-2 backbone comes from and how it runs.
+
+    ``init``: ``pretrained`` loads a Hugging Face-format directory at ``path``; ``tiny`` builds the tiny
+    test model there first when missing, then loads it the same way; ``random`` builds random weights
+    from ``path``'s ``config.json`` (or the default full-size ``Kosmos2Config()``), for latency benchmarks.
+    ``robovlms_weights``: optional RoboVLMs robot-pretrained ``.pt``/``.ckpt`` whose ``backbone.*`` weights
+    replace the loaded ones.
+    """
+
+    path: str = DEFAULT_BACKBONE_PATH
+    init: Literal["pretrained", "tiny", "random"] = "pretrained"
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: str = "cpu"
+    robovlms_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"backbone.device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Action head: ``lstm`` (RoboVLMs ``MobileVLALSTMDecoder``) or a per-frame ``mlp``.
+
+    Output: a chunk of ``chunk`` future actions × ``n_axes`` (2: linear_x, linear_y; 3: + angular_z)
+    in the model's normalised space [-1, 1] (tanh).
+    """
+
+    type: Literal["lstm", "mlp"] = "lstm"
+    hidden_size: int = 512
+    num_layers: int = 4
+    dropout: float = 0.0
+    mlp_hidden: tuple[int, ...] = (1024, 512, 256)
+    chunk: int = 10
+    n_axes: int = 2
+
+    def __post_init__(self) -> None:
+        _positive(self, "hidden_size", "num_layers", "chunk")
+        if self.n_axes not in (2, 3):
+            raise ValueError(
+                f"head.n_axes must be 2 (linear_x, linear_y) or 3 (+ angular_z), got {self.n_axes}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"head.dropout must be in [0, 1), got {self.dropout}")
+        if any(h <= 0 for h in self.mlp_hidden):
+            raise ValueError(f"head.mlp_hidden must hold positive widths, got {self.mlp_hidden}")
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """peft LoRA settings; ``target_modules=None`` means every ``nn.Linear`` of the language model
+    except ``lm_head`` (computed by walking the module tree)."""
+
+    r: int = 32
+    alpha: int = 16
+    dropout: float = 0.1
+    bias: Literal["none", "all", "lora_only"] = "none"
+    target_modules: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _positive(self, "r", "alpha")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The whole VLA: backbone + learnable action token + action head, and what is trained.
+
+    ``window``: frames of history fed to the head; ``train_mode``: ``frozen`` (head and action token
+    only), ``lora`` (plus LoRA adapters on the language model) or ``full`` (whole backbone; the vision
+    tower only with ``train_vision``). ``seed`` seeds the head, action token and LoRA initialisation.
+    """
+
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    window: int = 8
+    train_mode: Literal["frozen", "lora", "full"] = "lora"
+    train_vision: bool = False
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    prompt: str = DEFAULT_PROMPT
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive(self, "window")
+        if "{instruction}" not in self.prompt:
+            raise ValueError(f"model.prompt must contain '{{instruction}}', got {self.prompt!r}")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Camera frame → model input. Observations arrive RGB; ``channel_order`` is what the model was
+    trained on (``bgr`` if it saw raw HDF5 frames). ``normalize``: ``div255`` (the real 2025 loader: [0, 1])
+    or ``clip`` (CLIP mean/std). ``resize``: square side in pixels (must match the vision tower)."""
+
+    channel_order: Literal["rgb", "bgr"] = "rgb"
+    resize: int = 224
+    interpolation: Literal["bicubic", "bilinear", "area", "nearest"] = "bicubic"
+    normalize: Literal["div255", "clip"] = "div255"
+
+    def __post_init__(self) -> None:
+        _positive(self, "resize")
+
+
+@dataclass(frozen=True)
+class ActionAdapterConfig:
+    """Model space ([-1, 1] per axis) → robot command ``[linear_x, linear_y, angular_z]`` (teleop units).
+
+    ``command = sign * gain * model`` per axis after zeroing ``|model| < deadzone`` (model units);
+    ``abs_action``: the lateral (linear_y) sign comes from the instruction's last ``left``/``right``;
+    ``snap``: snap to the teleop key vocabulary (``sim.protocol.snap_to_key``, ``snap_threshold`` in
+    command units). Chunk execution: ``first_k`` executes the first ``execute_k`` actions of each chunk,
+    then re-plans; ``ensemble`` re-plans every step and averages all chunks' predictions for the current
+    step with weights ``exp(-ensemble_decay * i)`` (i = 0 for the oldest prediction, as in ACT).
+    """
+
+    gain: float = 1.15
+    signs: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    deadzone: float = 0.0
+    abs_action: bool = False
+    snap: bool = False
+    snap_threshold: float = 0.3
+    chunk_mode: Literal["first_k", "ensemble"] = "first_k"
+    execute_k: int = 1
+    ensemble_decay: float = 0.01
+
+    def __post_init__(self) -> None:
+        _positive(self, "execute_k")
+        if self.gain <= 0:
+            raise ValueError(f"action_adapter.gain must be > 0, got {self.gain}")
+        if any(s not in (-1.0, 1.0) for s in self.signs):
+            raise ValueError(f"action_adapter.signs must be ±1 per axis, got {self.signs}")
+        if self.deadzone < 0:
+            raise ValueError(f"action_adapter.deadzone must be >= 0, got {self.deadzone}")
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value <= 0:
+            raise ValueError(f"{type(obj).__name__}.{name} must be > 0, got {value}")
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A config dataclass as plain JSON-ready data (tuples become lists)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(obj))
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any] | T | None, where: str = "") -> T:
+    """Build config dataclass ``cls`` from a mapping, checking keys and value types.
+
+    ``where`` prefixes error messages (e.g. a file name). Unknown keys raise ``KeyError`` listing the
+    known ones; a value of the wrong type raises ``TypeError`` naming the key, the value and the type
+    expected; out-of-range values raise ``ValueError`` from the dataclass itself.
+    """
+    where = where or cls.__name__
+    if data is None:
+        return cls()
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{where}: expected a mapping of {cls.__name__} settings, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise KeyError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def merge(obj: T, updates: Mapping[str, Any] | None, where: str = "") -> T:
+    """``obj`` with the (possibly nested) ``updates`` applied, re-validated."""
+    if not updates:
+        return obj
+    base = dataclasses.asdict(obj)  # type: ignore[call-overload]
+    _deep_update(base, dict(updates))
+    return from_dict(type(obj), base, where)
+
+
+def _deep_update(base: dict[str, Any], updates: Mapping[str, Any]) -> None:
+    for key, value in updates.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
+def diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
+    """Keys whose values differ between two config dataclasses of the same type: ``{key: (a, b)}``."""
+    da, db = to_dict(a), to_dict(b)
+    return {k: (da[k], db.get(k)) for k in da if da[k] != db.get(k)}
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(f"{where}: expected {_describe(hint)}, got {value!r} ({type(value).__name__})")
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"{where}: expected one of {list(args)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(
+                f"{where}: expected a list of {_describe(hint)}, got {value!r} ({type(value).__name__})"
+            )
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{where}: expected {len(args)} values, got {len(value)}: {value!r}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{where}: expected a bool, got {value!r} ({type(value).__name__})")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{where}: expected an int, got {value!r} ({type(value).__name__})")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{where}: expected a number, got {value!r} ({type(value).__name__})")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{where}: expected a string, got {value!r} ({type(value).__name__})")
+        return value
+    if hint is Any:
+        return value
+    raise TypeError(f"{where}: unsupported setting type {hint!r}")
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return f"{_describe(args[0])} values" if args else "values"
+    if origin is Literal:
+        return f"one of {list(typing.get_args(hint))}"
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))

@@ -1,0 +1,324 @@
+"""The registered ``vla`` policy (Kosmos-2 + action token + head, RoboVLMs MobileVLA) and the
+``mean_action`` baseline.
+
+``VLAPolicy`` keeps its own rolling window of the last W frames across ``act`` calls (cleared by
+``reset``). Each frame's action-token feature depends only on that frame and the instruction, so it is
+computed once, when the frame is first needed for a plan, and cached; a plan runs the head over the
+cached window. ``last_timing`` splits each step into preprocess / VLM (vision + projection + language
+model; ``extra["vision_ms"]``, ``extra["lm_ms"]``) / head / postprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from policies.base import OBS_INSTRUCTION, OBS_RGB, BasePolicy, StepTiming, register_policy
+from policies.vla.action_adapter import ActionAdapter, ChunkExecutor
+from policies.vla.config import (
+    ActionAdapterConfig,
+    ModelConfig,
+    PreprocessConfig,
+    from_dict,
+    merge,
+    resolve_path,
+    to_dict,
+)
+from policies.vla.model import VLAModel, build_model, dtype_name
+from policies.vla.preprocess import Preprocessor
+
+
+@dataclass
+class _Frame:
+    pixels: torch.Tensor
+    feature: torch.Tensor | None = None
+
+
+@register_policy("vla")
+class VLAPolicy(BasePolicy):
+    """Kosmos-2 VLA policy.
+
+    Sources (one of): ``checkpoint`` (this project's format), ``robovlms_checkpoint`` +
+    ``robovlms_config`` (the team's Lightning ``.ckpt`` + JSON), or neither: an untrained model built
+    from ``model`` settings (latency runs, smoke tests). ``preprocess`` / ``action_adapter`` override the
+    saved settings, with a loud ``UserWarning`` showing both when they differ. ``backbone_path``,
+    ``device``, ``dtype`` override where the backbone comes from and runs. ``num_threads`` sets torch's
+    intra-op CPU threads for the whole process (1 avoids OpenMP spin-wait stalls of small models on a
+    shared CPU: the tiny model takes ~2 ms per step with 1 thread, ~800 ms with 2 on a busy 2-core host).
+    """
+
+    name = "vla"
+
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        robovlms_checkpoint: str | None = None,
+        robovlms_config: str | None = None,
+        model: Mapping[str, Any] | None = None,
+        preprocess: Mapping[str, Any] | None = None,
+        action_adapter: Mapping[str, Any] | None = None,
+        backbone_path: str | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        if num_threads is not None:
+            if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+                raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
+            torch.set_num_threads(num_threads)
+        if checkpoint and robovlms_checkpoint:
+            raise ValueError("give either checkpoint= (own format) or robovlms_checkpoint=, not both")
+        saved_pre: PreprocessConfig | None = None
+        saved_ad: ActionAdapterConfig | None = None
+        self.source = "untrained"
+        if checkpoint:
+            from policies.vla.checkpoint import load_checkpoint
+
+            loaded = load_checkpoint(
+                resolve_path(checkpoint), backbone_path=backbone_path, device=device, dtype=dtype
+            )
+            self.model: VLAModel = loaded.model
+            saved_pre, saved_ad = loaded.preprocess, loaded.action_adapter
+            self.provenance = loaded.provenance
+            self.source = str(checkpoint)
+            if model:
+                _warn_ignored_model(model, self.model.config, self.source)
+        elif robovlms_checkpoint:
+            from policies.vla.robovlms import load_robovlms_checkpoint
+
+            if not robovlms_config:
+                raise ValueError("robovlms_checkpoint= needs robovlms_config= (the JSON training config)")
+            self.model, saved_pre = load_robovlms_checkpoint(
+                resolve_path(robovlms_checkpoint),
+                resolve_path(robovlms_config),
+                backbone_path=backbone_path,
+                device=device or "cpu",
+                dtype=dtype or "fp32",
+            )
+            saved_ad = ActionAdapterConfig()
+            self.provenance = {"robovlms_checkpoint": str(robovlms_checkpoint)}
+            self.source = str(robovlms_checkpoint)
+        else:
+            cfg = from_dict(ModelConfig, dict(model or {}), "vla policy 'model' settings")
+            bb = {
+                k: v
+                for k, v in (("path", backbone_path), ("device", device), ("dtype", dtype))
+                if v is not None
+            }
+            cfg = merge(cfg, {"backbone": bb}, "vla policy 'model' settings")
+            self.model = build_model(cfg).eval()
+            self.provenance = {}
+        self.preprocess_cfg = _settle(PreprocessConfig, saved_pre, preprocess, "PREPROCESSING", self.source)
+        self.adapter_cfg = _settle(
+            ActionAdapterConfig, saved_ad, action_adapter, "ACTION ADAPTER", self.source
+        )
+        if self.preprocess_cfg.resize != self.model.image_size:
+            raise ValueError(
+                f"preprocess.resize is {self.preprocess_cfg.resize} but the backbone's vision tower "
+                f"takes {self.model.image_size}x{self.model.image_size} images"
+            )
+        self.preprocessor = Preprocessor(self.preprocess_cfg)
+        self.adapter = ActionAdapter(self.adapter_cfg)
+        self.executor = ChunkExecutor(self.adapter_cfg)
+        self.window = self.model.config.window
+        self.device = str(self.model.device)
+        self.dtype = dtype_name(self.model.backbone_dtype)
+        self._cuda = self.model.device.type == "cuda"
+        self._frames: deque[_Frame] = deque(maxlen=self.window)
+        self._prompt: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.last_chunk: np.ndarray | None = None
+        self.last_model_action: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ interface
+    def reset(self, instruction: str) -> None:
+        super().reset(instruction)
+        self._frames.clear()
+        self.executor.reset()
+        self._prompt = None
+        self.last_chunk = None
+        self.last_model_action = None
+
+    def act(self, obs: dict[str, Any]) -> np.ndarray:
+        t0 = time.perf_counter()
+        if not isinstance(obs, Mapping) or OBS_RGB not in obs:
+            got = sorted(obs) if isinstance(obs, Mapping) else type(obs).__name__
+            raise ValueError(
+                f"observation: expected a dict with {OBS_RGB!r} ((H, W, 3) uint8 RGB) and "
+                f"{OBS_INSTRUCTION!r}, got {got}"
+            )
+        instruction = obs.get(OBS_INSTRUCTION) or self.instruction
+        if not isinstance(instruction, str) or not instruction:
+            raise ValueError(
+                "observation: no instruction (pass obs['instruction'] or call reset(instruction))"
+            )
+        if instruction != self.instruction or self._prompt is None:
+            self._set_instruction(instruction)
+        pixels = self.preprocessor(obs[OBS_RGB]).to(self.model.device, self.model.backbone_dtype)
+        self._frames.append(_Frame(pixels))
+        t1 = self._sync()
+        vision_ms = lm_ms = head_ms = 0.0
+        encoded = 0
+        t3 = t1
+        if self.executor.needs_plan():
+            pending = [f for f in self._frames if f.feature is None]
+            encoded = len(pending)
+            with torch.inference_mode():
+                if pending:
+                    images = self.model.encode_images(torch.stack([f.pixels for f in pending]))
+                    t2 = self._sync()
+                    ids, lengths = self._prompt  # type: ignore[misc]
+                    feats = self.model.encode_text(images, ids.expand(encoded, -1), lengths.expand(encoded))
+                    t3 = self._sync()
+                    for f, feat in zip(pending, feats, strict=True):
+                        f.feature = feat
+                    vision_ms, lm_ms = (t2 - t1) * 1e3, (t3 - t2) * 1e3
+                window = torch.stack([f.feature for f in self._frames])[None]  # type: ignore[misc]
+                chunk = self.model.head(window)[0, -1].float().cpu().numpy()
+            t4 = self._sync()
+            head_ms = (t4 - t3) * 1e3
+            self.last_chunk = chunk
+            self.executor.push(chunk)
+        t5 = time.perf_counter()
+        model_action = self.executor.pop()
+        command = self.adapter.to_command(model_action, instruction)
+        self.last_model_action = model_action
+        t6 = time.perf_counter()
+        self.last_timing = StepTiming(
+            preprocess_ms=(t1 - t0) * 1e3,
+            vlm_ms=vision_ms + lm_ms,
+            head_ms=head_ms,
+            postprocess_ms=(t6 - t5) * 1e3,
+            total_ms=(t6 - t0) * 1e3,
+            extra={"vision_ms": vision_ms, "lm_ms": lm_ms, "frames_encoded": float(encoded)},
+        )
+        return command
+
+    # ------------------------------------------------------------------ helpers
+    def _set_instruction(self, instruction: str) -> None:
+        """A new instruction invalidates cached features (they depend on it) but keeps the frames."""
+        self.instruction = instruction
+        ids, lengths = self.model.tokenize([instruction])
+        self._prompt = (ids, lengths)
+        for f in self._frames:
+            f.feature = None
+
+    def _sync(self) -> float:
+        if self._cuda:
+            torch.cuda.synchronize(self.model.device)
+        return time.perf_counter()
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that defines this policy's behaviour, JSON-ready (for results files)."""
+        return {
+            "source": self.source,
+            "model": to_dict(self.model.config),
+            "preprocess": to_dict(self.preprocess_cfg),
+            "action_adapter": to_dict(self.adapter_cfg),
+            "device": self.device,
+            "dtype": self.dtype,
+        }
+
+
+def _settle(cls: type, saved: Any, requested: Mapping[str, Any] | None, kind: str, source: str) -> Any:
+    """Saved settings with ``requested`` overrides applied, warning loudly when they differ."""
+    if saved is None:
+        return from_dict(cls, dict(requested or {}), f"vla policy {kind.lower()} settings")
+    if not requested:
+        return saved
+    final = merge(saved, requested, f"vla policy {kind.lower()} settings")
+    from policies.vla.checkpoint import warn_if_differs
+
+    warn_if_differs(kind, saved, final, source)
+    return final
+
+
+def _warn_ignored_model(requested: Mapping[str, Any], saved: ModelConfig, source: str) -> None:
+    try:
+        wanted = merge(saved, requested)
+    except (KeyError, TypeError, ValueError) as exc:
+        warnings.warn(
+            f"vla policy: 'model' settings ignored, checkpoint {source} defines the model ({exc})",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    if replace(wanted, backbone=saved.backbone) != replace(saved, backbone=saved.backbone):
+        warnings.warn(
+            f"vla policy: 'model' settings {dict(requested)} ignored: checkpoint {source} defines the "
+            f"model as {to_dict(saved)}",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+# ---------------------------------------------------------------------- mean-action baseline
+MEAN_ACTION_FILE = "mean_action.json"
+
+
+def mean_action_stats(samples: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """Training-set mean action over every valid (masked-in) chunk entry of every sample: the constant
+    that minimises the training objective, i.e. what a model collapsed to the mean would output.
+
+    Returns ``{"mean_model": [n_axes] (model space), "mean_command": [3] (teleop units), "count": [n]}``.
+    """
+    sum_m = sum_c = None
+    count = 0
+    for s in samples:
+        mask = np.asarray(s["action_mask"], dtype=bool)
+        m = np.asarray(s["actions"], dtype=np.float64)[mask]
+        c = np.asarray(s["raw_actions"], dtype=np.float64)[mask]
+        sum_m = m.sum(0) if sum_m is None else sum_m + m.sum(0)
+        sum_c = c.sum(0) if sum_c is None else sum_c + c.sum(0)
+        count += int(mask.sum())
+    if not count or sum_m is None or sum_c is None:
+        raise ValueError("mean_action_stats: no valid actions in the samples")
+    return {
+        "mean_model": (sum_m / count).tolist(),
+        "mean_command": (sum_c / count).tolist(),
+        "count": [count],
+    }
+
+
+@register_policy("mean_action")
+class MeanActionPolicy(BasePolicy):
+    """Always outputs the training-set mean action (teleop units). ``mean=[x, y, z]`` or ``stats=PATH``
+    (a ``mean_action.json`` written by ``policies.train``, or the run directory holding it)."""
+
+    name = "mean_action"
+
+    def __init__(self, mean: list[float] | None = None, stats: str | None = None) -> None:
+        super().__init__()
+        if mean is None and stats is None:
+            raise ValueError(
+                "mean_action needs mean=[linear_x, linear_y, angular_z] or stats=PATH "
+                f"(the {MEAN_ACTION_FILE} that policies.train writes)"
+            )
+        if mean is None:
+            path = resolve_path(str(stats))
+            if path.is_dir():
+                path = path / MEAN_ACTION_FILE
+            if not path.is_file():
+                raise FileNotFoundError(f"mean_action stats file {path} not found")
+            data = json.loads(Path(path).read_text())
+            if "mean_command" not in data:
+                raise KeyError(f"{path}: missing key 'mean_command'")
+            mean = data["mean_command"]
+        arr = np.asarray(mean, dtype=np.float32).reshape(-1)
+        if arr.shape != (3,):
+            raise ValueError(
+                f"mean_action: mean must have 3 values [linear_x, linear_y, angular_z], got {mean!r}"
+            )
+        self.mean = arr
+
+    def _act(self, obs: dict[str, Any]) -> np.ndarray:
+        return self.mean.copy()

@@ -1,0 +1,327 @@
+"""Import the team's RoboVLMs checkpoints: a PyTorch Lightning ``.ckpt`` plus its JSON training config.
+
+State-dict layout (RoboVLMs ``BaseTrainer.model`` = ``RoboKosMos``):
+
+- ``model.backbone.*``: ``Kosmos2ForConditionalGeneration`` with peft LoRA injected in place
+  (``...q_proj.base_layer.weight``, ``...q_proj.lora_A.default.weight``, ``...lora_B.default.weight``);
+- ``model.model.base_model.model.*``: the same tensors again, seen through the ``PeftModel`` wrapper
+  RoboVLMs registers as ``model.model`` (dropped as aliases);
+- ``model.act_head.rnn.*`` (LSTM), ``model.act_head.velocities.mlp.{0,2,4,6}.*`` (MLP + tanh);
+- ``model.action_token`` (text hidden size).
+
+JSON keys read: ``window_size``, ``fwd_pred_next_n``, ``image_size``, ``act_head`` (``type``,
+``hidden_size``, ``num_layers``, ``action_dim``, ``policy_rnn_dropout_p``, ``down_sample``, ``latent``),
+``train_setup`` (``lora_enable``, ``lora_r``, ``lora_alpha``, ``lora_dropout``, ``lora_bias``,
+``freeze_backbone``, ``train_vision``), and the base model path from ``model_path``,
+``vlm.pretrained_model_name_or_path`` or ``model_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from policies.vla.config import (
+    BackboneConfig,
+    HeadConfig,
+    LoraSettings,
+    ModelConfig,
+    PreprocessConfig,
+    resolve_path,
+)
+from policies.vla.model import VLAModel
+
+PREFIX = "model."
+ALIAS_PREFIX = "model.model.base_model.model."
+SUPPORTED_HEADS = ("MobileVLALSTMDecoder", "NavPolicyRegression", "LSTMDecoder")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of a Lightning ``.ckpt`` (or a bare state dict / ``{"model": ...}`` file).
+
+    Tries ``weights_only=True`` first; Lightning files holding pickled objects fall back to a full
+    unpickle with a warning (only load checkpoints you trust).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"RoboVLMs checkpoint {p} not found")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure: retry trusting the file
+        warnings.warn(
+            f"{p}: weights_only load failed ({type(exc).__name__}); unpickling it fully", stacklevel=2
+        )
+        obj = torch.load(p, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{p}: expected a Lightning checkpoint with a 'state_dict' of tensors")
+    return obj
+
+
+def map_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """RoboVLMs keys → this package's ``VLAModel`` keys. Returns (mapped, unmappable keys)."""
+    mapped: dict[str, torch.Tensor] = {}
+    unknown: list[str] = []
+    aliases: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith(ALIAS_PREFIX):
+            aliases["backbone." + key[len(ALIAS_PREFIX) :]] = value
+        elif (
+            key.startswith(PREFIX + "backbone.")
+            or key.startswith(PREFIX + "act_head.")
+            or key == PREFIX + "action_token"
+        ):
+            mapped[key[len(PREFIX) :]] = value
+        else:
+            unknown.append(key)
+    for key, value in aliases.items():
+        mapped.setdefault(key, value)
+    return mapped, unknown
+
+
+def _require(cfg: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in cfg:
+        raise KeyError(f"{where}: missing key {key!r}")
+    value = cfg[key]
+    if isinstance(value, bool) and kind in (int, float) or not isinstance(value, kind):
+        raise TypeError(f"{where}: key {key!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+def config_from_robovlms(
+    cfg: dict[str, Any],
+    state: dict[str, torch.Tensor] | None = None,
+    *,
+    backbone_path: str | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    where: str = "RoboVLMs config",
+) -> tuple[ModelConfig, PreprocessConfig]:
+    """Our ``ModelConfig`` and ``PreprocessConfig`` from a RoboVLMs JSON config.
+
+    RoboVLMs hard-codes the head MLP widths (1024, 512, 256); when ``state`` is given they are read from
+    its ``act_head.velocities.mlp.*.weight`` shapes instead (so scaled-down test models import too).
+    Normalisation is ``div255``: the real 2025 loader only divided by 255.
+    """
+    window = _require(cfg, "window_size", int, where)
+    chunk = _require(cfg, "fwd_pred_next_n", int, where)
+    head = _require(cfg, "act_head", dict, where)
+    head_type = _require(head, "type", str, f"{where}:act_head")
+    if head_type not in SUPPORTED_HEADS:
+        raise ValueError(
+            f"{where}: act_head.type {head_type!r} is not supported; supported: {SUPPORTED_HEADS}"
+        )
+    if head.get("latent", 1) != 1 or head.get("down_sample", "none") not in ("none", "pooling"):
+        raise ValueError(
+            f"{where}: only act_head.latent=1 with down_sample none/pooling is supported, "
+            f"got latent={head.get('latent')!r} down_sample={head.get('down_sample')!r}"
+        )
+    mlp_hidden: tuple[int, ...] = (1024, 512, 256)
+    if state is not None:
+        widths = _mlp_widths(state)
+        if widths:
+            mlp_hidden = widths
+    head_cfg = HeadConfig(
+        type="lstm",
+        hidden_size=_require(head, "hidden_size", int, f"{where}:act_head"),
+        num_layers=int(head.get("num_layers", 4)),
+        dropout=float(head.get("policy_rnn_dropout_p", 0.0)),
+        mlp_hidden=mlp_hidden,
+        chunk=chunk,
+        n_axes=_require(head, "action_dim", int, f"{where}:act_head"),
+    )
+    setup = cfg.get("train_setup", {})
+    if not isinstance(setup, dict):
+        raise TypeError(f"{where}: train_setup must be a mapping, got {setup!r}")
+    lora_enable = bool(setup.get("lora_enable", False))
+    freeze = bool(setup.get("freeze_backbone", True))
+    train_mode = "lora" if lora_enable else ("frozen" if freeze else "full")
+    lora = LoraSettings(
+        r=int(setup.get("lora_r", 32)),
+        alpha=int(setup.get("lora_alpha", 16)),
+        dropout=float(setup.get("lora_dropout", 0.1)),
+        bias=str(setup.get("lora_bias", "none")),  # type: ignore[arg-type]
+    )
+    path = (
+        backbone_path
+        or cfg.get("model_path")
+        or (cfg.get("vlm") or {}).get("pretrained_model_name_or_path")
+        or cfg.get("model_url")
+    )
+    if not isinstance(path, str) or not path or path.startswith("http"):
+        raise ValueError(
+            f"{where}: no local base-model path (model_path / vlm.pretrained_model_name_or_path); "
+            f"pass backbone_path="
+        )
+    model_cfg = ModelConfig(
+        backbone=BackboneConfig(path=path, init="pretrained", dtype=dtype, device=device),  # type: ignore[arg-type]
+        head=head_cfg,
+        window=window,
+        train_mode=train_mode,  # type: ignore[arg-type]
+        train_vision=bool(setup.get("train_vision", False)),
+        lora=lora,
+    )
+    preprocess = PreprocessConfig(resize=int(cfg.get("image_size", 224)), normalize="div255")
+    return model_cfg, preprocess
+
+
+def _mlp_widths(state: dict[str, torch.Tensor]) -> tuple[int, ...]:
+    pattern = re.compile(r"^(?:model\.)?act_head\.velocities\.mlp\.(\d+)\.weight$")
+    layers = sorted((int(m.group(1)), v.shape[0]) for k, v in state.items() if (m := pattern.match(k)))
+    return tuple(width for _, width in layers[:-1])
+
+
+def load_robovlms_checkpoint(
+    ckpt_path: str | Path,
+    config_path: str | Path,
+    *,
+    backbone_path: str | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+) -> tuple[VLAModel, PreprocessConfig]:
+    """Build our model from a RoboVLMs ``.ckpt`` + JSON config and load every tensor strictly.
+
+    Raises ``RuntimeError`` listing missing and unexpected keys (and shape mismatches) when the
+    checkpoint does not match the architecture the config describes.
+    """
+    from policies.vla.model import build_model
+
+    cfg_file = Path(config_path)
+    missing = [
+        f"{what} {p}"
+        for what, p in (("checkpoint", Path(ckpt_path)), ("config", cfg_file))
+        if not p.is_file()
+    ]
+    if missing:
+        raise FileNotFoundError(f"RoboVLMs {' and '.join(missing)} not found")
+    cfg = json.loads(cfg_file.read_text())
+    state = read_state_dict(ckpt_path)
+    model_cfg, preprocess = config_from_robovlms(
+        cfg, state, backbone_path=backbone_path, device=device, dtype=dtype, where=str(cfg_file)
+    )
+    model = build_model(model_cfg)
+    load_mapped_state(model, state, source=ckpt_path)
+    return model.eval(), preprocess
+
+
+def load_mapped_state(model: VLAModel, state: dict[str, torch.Tensor], source: Any = "checkpoint") -> None:
+    """Strictly load a RoboVLMs state dict into ``model``."""
+    from policies.vla.checkpoint import _key_report
+
+    mapped, unknown = map_state_dict(state)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(mapped))
+    unexpected = sorted(unknown + [k for k in mapped if k not in expected])
+    shapes = [
+        f"{k}: checkpoint {tuple(mapped[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(mapped) & set(expected))
+        if mapped[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        raise RuntimeError(_key_report(source, missing, unexpected, shapes))
+    with torch.no_grad():
+        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in mapped.items()}, strict=True)
+
+
+def export_state_dict(model: VLAModel, *, with_peft_alias: bool = True) -> dict[str, torch.Tensor]:
+    """``model``'s tensors in the RoboVLMs Lightning layout (for tests and round-trip tooling)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in model.state_dict().items():
+        out[PREFIX + key] = value.detach().cpu().clone()
+        if with_peft_alias and key.startswith("backbone.") and model.config.train_mode == "lora":
+            out[ALIAS_PREFIX + key[len("backbone.") :]] = value.detach().cpu().clone()
+    return out
+
+
+def write_robovlms_checkpoint(
+    model: VLAModel, ckpt_path: str | Path, config_path: str | Path, image_size: int | None = None
+) -> None:
+    """Write ``model`` as a RoboVLMs-style ``.ckpt`` (``torch.save({"state_dict": ...})``) + JSON config."""
+    cfg = model.config
+    rcfg = {
+        "model": "kosmos",
+        "model_path": cfg.backbone.path,
+        "vlm": {
+            "type": "AutoModelForVision2Seq",
+            "pretrained_model_name_or_path": cfg.backbone.path,
+            "name": "kosmos",
+        },
+        "image_size": image_size or model.image_size,
+        "window_size": cfg.window,
+        "fwd_pred_next_n": cfg.head.chunk,
+        "train_setup": {
+            "freeze_backbone": cfg.train_mode != "full",
+            "train_vision": cfg.train_vision,
+            "lora_enable": cfg.train_mode == "lora",
+            "lora_r": cfg.lora.r,
+            "lora_alpha": cfg.lora.alpha,
+            "lora_dropout": cfg.lora.dropout,
+            "lora_bias": cfg.lora.bias,
+        },
+        "act_head": {
+            "type": "MobileVLALSTMDecoder",
+            "hidden_size": cfg.head.hidden_size,
+            "num_layers": cfg.head.num_layers,
+            "action_dim": cfg.head.n_axes,
+            "down_sample": "none",
+            "latent": 1,
+            "policy_rnn_dropout_p": cfg.head.dropout,
+            "fwd_pred_next_n": cfg.head.chunk,
+            "window_size": cfg.window,
+        },
+    }
+    if cfg.head.type != "lstm":
+        raise ValueError(f"RoboVLMs export needs an lstm head, this model has {cfg.head.type!r}")
+    ckpt, conf = Path(ckpt_path), Path(config_path)
+    for target, writer in (
+        (ckpt, lambda f: torch.save({"state_dict": export_state_dict(model)}, f)),
+        (conf, lambda f: f.write_text(json.dumps(rcfg, indent=2))),
+    ):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            writer(Path(tmp))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
+    """Replace a Kosmos-2 backbone's weights with the ``backbone.*`` tensors of a RoboVLMs
+    robot-pretrained checkpoint (e.g. ``kosmos_ph_oxe-pretrain.pt``); strict on backbone keys."""
+    from policies.vla.checkpoint import _key_report
+
+    state = read_state_dict(resolve_path(path))
+    sub: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        idx = key.find("backbone.")
+        if idx >= 0 and "lora_" not in key:
+            sub[key[idx + len("backbone.") :].replace(".base_layer.", ".")] = value
+    if not sub:
+        raise ValueError(f"{path}: no 'backbone.*' tensors found; is this a RoboVLMs checkpoint?")
+    expected = backbone.state_dict()
+    tied = {"text_model.lm_head.weight": "text_model.model.embed_tokens.weight"}
+    missing = sorted(k for k in set(expected) - set(sub) if tied.get(k) not in sub)
+    unexpected = sorted(set(sub) - set(expected))
+    shapes = [
+        f"{k}: checkpoint {tuple(sub[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(sub) & set(expected))
+        if sub[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        raise RuntimeError(_key_report(path, missing, unexpected, shapes))
+    with torch.no_grad():
+        backbone.load_state_dict({k: v.to(expected[k].dtype) for k, v in sub.items()}, strict=False)
