@@ -50,6 +50,28 @@ MAX_DISTRACTORS = 4
 ROBOT_RGBA = (0.15, 0.15, 0.17, 1.0)
 
 
+def grid_mesh(origin, u, v, nu: int, nv: int, normal, uv_repeats=(1.0, 1.0)) -> dict:
+    """A flat rectangle ``origin + a*u + b*v`` (a, b in [0, 1]) split into ``nu`` x ``nv`` cells, facing
+    ``normal``, as the ``vertices/indices/uvs/normals`` keyword arguments of
+    ``createVisualShape(GEOM_MESH, ...)``."""
+    vertices, uvs = [], []
+    for j in range(nv + 1):
+        for i in range(nu + 1):
+            a, b = i / nu, j / nv
+            vertices.append([origin[k] + a * u[k] + b * v[k] for k in range(3)])
+            uvs.append([a * uv_repeats[0], b * uv_repeats[1]])
+    # Wind the triangles so that they face ``normal``: TinyRenderer culls back faces.
+    cross = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]]
+    facing = sum(c * n for c, n in zip(cross, normal, strict=True)) > 0
+    indices = []
+    for j in range(nv):
+        for i in range(nu):
+            p = j * (nu + 1) + i
+            quad = [p, p + 1, p + nu + 2, p, p + nu + 2, p + nu + 1]
+            indices += quad if facing else quad[::-1]
+    return {"vertices": vertices, "indices": indices, "uvs": uvs, "normals": [list(normal)] * len(vertices)}
+
+
 @dataclass(frozen=True)
 class Contact:
     """What the robot touched: body name and its category (``obstacle``, ``target``, ``wall``, ...)."""
@@ -115,12 +137,18 @@ class World:
         c = self.client
         half = FLOOR_HALF_M
         repeats = 2 * half / FLOOR_TILE_M
+        cells = int(2 * half)
         visual = c.createVisualShape(
             pybullet.GEOM_MESH,
-            vertices=[[-half, -half, 0.0], [half, -half, 0.0], [half, half, 0.0], [-half, half, 0.0]],
-            indices=[0, 1, 2, 0, 2, 3],
-            uvs=[[0.0, 0.0], [repeats, 0.0], [repeats, repeats], [0.0, repeats]],
-            normals=[[0.0, 0.0, 1.0]] * 4,
+            **grid_mesh(
+                (-half, -half, 0.0),
+                (2 * half, 0, 0),
+                (0, 2 * half, 0),
+                cells,
+                cells,
+                (0, 0, 1),
+                (repeats, repeats),
+            ),
             rgbaColor=[0.78, 0.76, 0.72, 1.0],
         )
         collision = c.createCollisionShape(
@@ -137,10 +165,37 @@ class World:
         for name in sorted({*FLOOR_TEXTURES, *OBSTACLE_TEXTURES, *TARGET_TEXTURES}):
             if name != "none":
                 self._textures[name] = c.loadTexture(str(TEXTURE_DIR / f"{name}.png"))
-        for name in ("wall_front", "wall_back"):
-            self._box(name, "wall", (WALL_THICKNESS / 2, 3.0, WALL_HEIGHT / 2), (0.9, 0.9, 0.87, 1.0))
-        for name in ("wall_left", "wall_right"):
-            self._box(name, "wall", (4.0, WALL_THICKNESS / 2, WALL_HEIGHT / 2), (0.9, 0.9, 0.87, 1.0))
+        h = WALL_HEIGHT / 2
+        for name, half_extents, mesh in (
+            (
+                "wall_front",
+                (WALL_THICKNESS / 2, 3.0, h),
+                ((0, -3.0, -h), (0, 6.0, 0), (0, 0, 2 * h), 6, 1, (-1, 0, 0)),
+            ),
+            (
+                "wall_back",
+                (WALL_THICKNESS / 2, 3.0, h),
+                ((0, -3.0, -h), (0, 6.0, 0), (0, 0, 2 * h), 6, 1, (1, 0, 0)),
+            ),
+            (
+                "wall_left",
+                (4.0, WALL_THICKNESS / 2, h),
+                ((-4.0, 0, -h), (8.0, 0, 0), (0, 0, 2 * h), 8, 1, (0, -1, 0)),
+            ),
+            (
+                "wall_right",
+                (4.0, WALL_THICKNESS / 2, h),
+                ((-4.0, 0, -h), (8.0, 0, 0), (0, 0, 2 * h), 8, 1, (0, 1, 0)),
+            ),
+        ):
+            # Walls are drawn as their inner face only (a subdivided quad): TinyRenderer rasterises the
+            # screen bounding box of every triangle, so a 12-triangle box costs several times more.
+            self._add(
+                name,
+                "wall",
+                c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
+                c.createVisualShape(pybullet.GEOM_MESH, **grid_mesh(*mesh), rgbaColor=[0.9, 0.9, 0.87, 1]),
+            )
         for i in range(MAX_BOXES):
             self._box(f"box_{i}", "obstacle", BOX_HALF_EXTENTS, (0.66, 0.49, 0.32, 1.0))
         self._cylinder("pot", "obstacle", POT_RADIUS, POT_HEIGHT, (0.42, 0.26, 0.14, 1.0))
