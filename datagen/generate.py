@@ -664,7 +664,7 @@ def _hydra_multirun(overrides: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)  # key=value may sit between flags
     try:
         if args.merge:
             result = merge(args.merge, rebuild=args.rebuild, episodes=args.episodes)

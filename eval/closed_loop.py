@@ -59,15 +59,39 @@ DETERMINISTIC_FIELDS = (
 
 
 # ---------------------------------------------------------------------------- configuration
-def load_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """The ``configs/closed_loop.yaml`` config composed with Hydra ``key=value`` overrides."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import MissingConfigException
+def quote_override_values(overrides: Sequence[str]) -> list[str]:
+    """Quote override values that hold an ``=`` (Hydra's grammar rejects them unquoted), such as the
+    checkpoint names ``policies.train`` writes: ``policy.checkpoint=ckpts/epoch=03-val_loss=0.0123`` becomes
+    ``policy.checkpoint='ckpts/epoch=03-val_loss=0.0123'``. Values already quoted, and values holding both
+    quote characters, are left unchanged."""
+    out = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        quoted = len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]
+        if sep and "=" in value and not quoted:
+            quote = "'" if "'" not in value else '"'
+            if quote not in value:
+                item = f"{key}={quote}{value}{quote}"
+        out.append(item)
+    return out
 
+
+def load_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The ``configs/closed_loop.yaml`` config composed with Hydra ``key=value`` overrides (values holding
+    an ``=`` are quoted first, see ``quote_override_values``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+
+    overrides = quote_override_values(overrides)
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
             cfg = compose(config_name="closed_loop", overrides=list(overrides), return_hydra_config=True)
-    except MissingConfigException as exc:
+    except OverrideParseException as exc:
+        raise ValueError(
+            f"cannot parse the overrides {list(overrides)}: {exc} (Hydra override grammar: key=value; quote "
+            "values with special characters, e.g. 'policy.checkpoint=\"path with spaces\"')"
+        ) from exc
+    except MissingConfigException as exc:  # a subclass of ConfigCompositionException: handled first
         group = next((g for g in ("policy", "env") if f"'{g}/" in str(exc) or f"{g}=" in str(exc)), None)
         choices = sorted(p.stem for p in (CONFIG_DIR / (group or "policy")).glob("*.yaml"))
         bad = [o for o in overrides if o.startswith(f"{group}=")] if group else overrides
@@ -75,6 +99,8 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
             f"unknown {group or 'config'} {', '.join(bad)}; known {group or 'policy'} configs: "
             f"{', '.join(choices)} (configs/{group or 'policy'}/*.yaml)"
         ) from exc
+    except ConfigCompositionException as exc:  # e.g. overriding a key the config lacks (use +key=value)
+        raise ValueError(f"{exc} ({exc.__cause__})" if exc.__cause__ else str(exc)) from exc
     return finalize_config(cfg, str(cfg.hydra.runtime.choices.policy))
 
 
@@ -409,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)  # key=value may sit between flags
     overrides = list(args.overrides)
     for flag in ("policy", "episodes", "suite", "seed", "workers", "out"):
         value = getattr(args, flag)

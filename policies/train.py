@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="run directory (default: the config's 'out')")
     parser.add_argument("--resume", default=None, help="run directory (or checkpoint dir) to resume from")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=3")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # key=value may sit between flags
     try:
         cfg = load_run_config(args.model, args.overrides)
         result = train(cfg, args.data, args.out, args.resume)

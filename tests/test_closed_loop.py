@@ -134,6 +134,19 @@ def test_rerun_with_another_config_into_the_same_dir_is_refused(tmp_path):
         run(load_config(["policy=scripted", "episodes=1", "seed=5", *SMALL]), tmp_path)
 
 
+def test_checkpoint_names_with_equals_signs_pass_as_overrides(capsys, tmp_path):
+    ckpt = str(tmp_path / "run" / "checkpoints" / "epoch=09-val_loss=0.0657")  # policies.train's names
+    cfg = load_config(["policy=vla_tiny", f"policy.checkpoint={ckpt}", f"out={tmp_path / 'a=b'}"])
+    assert cfg.policy.checkpoint == ckpt and cfg.out == str(tmp_path / "a=b")
+    assert load_config(["policy=vla_tiny", f"policy.checkpoint='{ckpt}'"]).policy.checkpoint == ckpt
+    assert main(["--policy", "scripted", "env.max_steps=(", "--out", str(tmp_path / "x")]) == 2
+    assert "cannot parse the overrides" in capsys.readouterr().err
+    assert main(["--policy", "vla_tiny", "policy.action_adapter.snap=true", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Could not override 'policy.action_adapter.snap'" in err and "+policy.action_adapter.snap" in err
+    assert load_config(["policy=vla_tiny", "+policy.action_adapter.snap=true"]).policy.action_adapter.snap
+
+
 def test_cli_unknown_policy(capsys, tmp_path):
     assert main(["--policy", "no_such_policy", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -141,7 +154,9 @@ def test_cli_unknown_policy(capsys, tmp_path):
 
 
 def test_cli_prints_summary(capsys, tmp_path):
-    assert main(["--policy", "scripted", "--episodes", "2", "--out", str(tmp_path), *SMALL]) == 0
+    # key=value overrides may sit between the flags (argparse intermixed parsing)
+    argv = ["--policy", "scripted", SMALL[0], "--episodes", "2", SMALL[1], "--out", str(tmp_path), *SMALL[2:]]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "success 2/2" in out and "Wilson 95 %" in out and "instruction sensitivity" in out
 

@@ -154,7 +154,7 @@ def test_kill_9_then_rerun_gives_exactly_n_valid_episodes(tmp_path):
     victim = _episodes(out)[0]
     victim.write_bytes(victim.read_bytes()[:500])
 
-    assert main(["--episodes", str(n), "--out", str(out), "--workers", "1", *SMALL]) == 0
+    assert main(["--episodes", str(n), SMALL[0], "--out", str(out), *SMALL[1:], "--workers", "1"]) == 0
     files = _episodes(out)
     assert len(files) == n
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

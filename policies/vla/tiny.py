@@ -12,6 +12,7 @@ CLI: ``python -m policies.vla.tiny --out .vlms/tiny-kosmos-2``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -169,6 +170,7 @@ def build_tiny_backbone(out_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        (tmp / RECIPE_FILE).write_text(json.dumps(_recipe(seed)))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -178,11 +180,28 @@ def build_tiny_backbone(out_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     return out
 
 
+RECIPE_FILE = "mvla_tiny_recipe.json"
+TINY_RECIPE_VERSION = 2
+"""Bump when ``tiny_kosmos_config`` or the weight initialisation changes: stale copies get rebuilt."""
+
+
+def _recipe(seed: int) -> dict[str, int]:
+    return {"version": TINY_RECIPE_VERSION, "seed": int(seed)}
+
+
+def _is_current(path: Path, seed: int) -> bool:
+    try:
+        return json.loads((path / RECIPE_FILE).read_text()) == _recipe(seed)
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_tiny_backbone(path: str | Path, seed: int = 0) -> Path:
-    """Build the tiny backbone at ``path`` unless a ``config.json`` is already there (a second process
-    racing to build it is harmless: both write the same deterministic weights, the last rename wins)."""
+    """Build the tiny backbone at ``path`` unless a copy of the current recipe is already there (a copy
+    from an older recipe is rebuilt; a second process racing to build it is harmless: both write the
+    same deterministic weights, the last rename wins)."""
     p = Path(path)
-    if not (p / "config.json").is_file():
+    if not _is_current(p, seed):
         try:
             build_tiny_backbone(p, seed=seed, overwrite=p.exists())
         except OSError:
