@@ -253,8 +253,25 @@ class AugmentRecord:
     """The ``source`` of the original episode (``real`` or ``sim``)."""
 
 
+class _EpisodeIdentity:
+    """``source_episode`` and ``tags`` derived from an episode's ``name`` and ``augment`` record."""
+
+    name: str
+    augment: AugmentRecord | None
+
+    @property
+    def source_episode(self) -> str:
+        """The original episode this one derives from (itself unless augmented)."""
+        return self.augment.source_episode if self.augment is not None else self.name
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Parsed name tags, or ``{}`` when the name does not follow a naming pattern."""
+        return try_parse_episode_name(self.name) or {}
+
+
 @dataclass
-class Episode:
+class Episode(_EpisodeIdentity):
     """One episode in memory, exactly as stored: images BGR uint8 ``(N, H, W, 3)``, actions float32
     ``(N, 3)`` in teleop units, ``event_types`` of length N (``None`` when a legacy file has none).
 
@@ -303,15 +320,6 @@ class Episode:
             return _stem(self.path)
         return str(self.attrs.get(ATTR_EPISODE_NAME, ""))
 
-    @property
-    def source_episode(self) -> str:
-        """The original episode this one derives from (itself unless augmented)."""
-        return self.augment.source_episode if self.augment is not None else self.name
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """Parsed name tags, or ``{}`` when the name does not follow a naming pattern."""
-        return try_parse_episode_name(self.name) or {}
 
 
 def _episode_problems(ep: Episode) -> list[str]:
@@ -364,7 +372,7 @@ class SchemaProblem:
 
 
 @dataclass
-class EpisodeInfo:
+class EpisodeInfo(_EpisodeIdentity):
     """Everything about an episode file except its images (cheap to read; used for indexing)."""
 
     path: Path
@@ -384,13 +392,6 @@ class EpisodeInfo:
     def name(self) -> str:
         return _stem(self.path)
 
-    @property
-    def source_episode(self) -> str:
-        return self.augment.source_episode if self.augment is not None else self.name
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return try_parse_episode_name(self.name) or {}
 
 
 def _py(value: Any) -> Any:
