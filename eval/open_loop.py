@@ -228,11 +228,13 @@ def evaluate(
     tag_filter: Mapping[str, str] | None = None,
     source_filter: str | None = None,
     max_episodes: int | None = None,
+    split: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``policy`` open loop on the episodes of ``data`` (files, folders, ``manifest.jsonl``).
 
     ``model_axes`` ``None`` takes the policy's own (``policy_model_axes``, default 2).
-    ``tag_filter`` keeps episodes whose tags match every ``key: value``; ``source_filter`` one source.
+    ``tag_filter`` keeps episodes whose tags match every ``key: value``; ``source_filter`` one source;
+    ``split`` the manifest entries of one split (e.g. the held-out ``val`` episodes of a ``datagen.mix``).
     Returns a JSON-ready dict: settings, ``groups`` (see ``grouped``) and per-episode figures. Raises
     ``OpenLoopError`` when nothing matches, naming the data and the filter.
     """
@@ -246,6 +248,10 @@ def evaluate(
     entries = discover(data)
     to_model, mapping = model_space_mapper(policy, model_axes)
     records: list[EpisodeRecord] = []
+    if split is not None:
+        entries = [e for e in entries if e.split == split]
+        if not entries:
+            raise OpenLoopError(f"no episode of split {split!r} in {data} (only manifests carry splits)")
     for entry in entries:
         tags = episode_tags(entry.tags, entry.name)
         if tag_filter and any(tags.get(k) != v for k, v in tag_filter.items()):
@@ -356,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--instruction", help="instruction for episodes that store none")
     parser.add_argument("--max-episodes", type=int)
+    parser.add_argument("--split", help="keep the manifest entries of this split, e.g. val")
     parser.add_argument("--out", type=Path, help="JSON output (default open_loop_<policy>.json)")
     return parser
 
@@ -378,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tag_filter=parse_assignments(args.tag, "--tag"),
             source_filter=args.source,
             max_episodes=args.max_episodes,
+            split=args.split,
         )
     except (OpenLoopError, EpisodeFormatError, ManifestError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)

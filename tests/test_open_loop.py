@@ -149,3 +149,19 @@ def test_cli_prints_table_and_writes_json(data: Path, tmp_path: Path, capsys):
     assert result["policy"] == "replay" and result["groups"]["all"]["frames"] == 12
     assert open_loop.load_result(out)["groups"]["all"]["episodes"] == 3
     assert open_loop.main(["--policy", "replay", "--set", "core", "--data", str(data)]) == 2
+
+
+def test_split_keeps_only_the_held_out_manifest_entries(data: Path, tmp_path: Path):
+    from datagen.manifest import entry_for_file, write_manifest
+
+    files = sorted(data.glob("*.h5"))
+    manifest = write_manifest(
+        tmp_path / "mix" / "manifest.jsonl",
+        [entry_for_file(f, split="val" if i == 0 else "train") for i, f in enumerate(files)],
+    )
+    g = open_loop.evaluate(ForwardPolicy(), manifest, split="val")["groups"]["all"]
+    assert g["episodes"] == 1
+    with pytest.raises(open_loop.OpenLoopError, match="split 'test'"):
+        open_loop.evaluate(ForwardPolicy(), manifest, split="test")
+    assert open_loop.main(["--policy", "random", "--data", str(manifest), "--split", "val",
+                           "--out", str(tmp_path / "o.json")]) == 0
