@@ -304,6 +304,25 @@ def _check_architecture(saved: Any, found: dict[str, Any], where: str, path: str
         )
 
 
+def require_matching_keys(
+    source: Any,
+    state: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    missing: list[str],
+    unexpected: list[str],
+    label: str = "checkpoint",
+) -> None:
+    """Raise ``RuntimeError`` listing missing and unexpected keys and shape mismatches of the keys
+    ``state`` and ``expected`` share (``label`` names the ``state`` side in the message)."""
+    shapes = [
+        f"{k}: {label} {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(state) & set(expected))
+        if state[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        raise RuntimeError(_key_report(source, missing, unexpected, shapes))
+
+
 def _key_report(
     source: Any, missing: list[str], unexpected: list[str], shapes: list[str] | None = None
 ) -> str:
@@ -330,13 +349,7 @@ def _load_into(
     """Strictly copy ``state`` (keys as produced by ``_head_state``/``_lora_state``) into ``model``."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    shapes = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(state) & set(expected))
-        if state[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or shapes:
-        raise RuntimeError(_key_report(source, missing, unexpected, shapes))
+    require_matching_keys(source, state, expected, missing, unexpected, label="file")
     with torch.no_grad():
         if part == "head":
             model.action_token.copy_(state["action_token"])

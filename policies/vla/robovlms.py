@@ -217,19 +217,13 @@ def load_robovlms_checkpoint(
 
 def load_mapped_state(model: VLAModel, state: dict[str, torch.Tensor], source: Any = "checkpoint") -> None:
     """Strictly load a RoboVLMs state dict into ``model``."""
-    from policies.vla.checkpoint import _key_report
+    from policies.vla.checkpoint import require_matching_keys
 
     mapped, unknown = map_state_dict(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(mapped))
     unexpected = sorted(unknown + [k for k in mapped if k not in expected])
-    shapes = [
-        f"{k}: checkpoint {tuple(mapped[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(mapped) & set(expected))
-        if mapped[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or shapes:
-        raise RuntimeError(_key_report(source, missing, unexpected, shapes))
+    require_matching_keys(source, mapped, expected, missing, unexpected)
     with torch.no_grad():
         model.load_state_dict({k: v.to(expected[k].dtype) for k, v in mapped.items()}, strict=True)
 
@@ -302,7 +296,7 @@ def write_robovlms_checkpoint(
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     """Replace a Kosmos-2 backbone's weights with the ``backbone.*`` tensors of a RoboVLMs
     robot-pretrained checkpoint (e.g. ``kosmos_ph_oxe-pretrain.pt``); strict on backbone keys."""
-    from policies.vla.checkpoint import _key_report
+    from policies.vla.checkpoint import require_matching_keys
 
     state = read_state_dict(resolve_path(path))
     sub: dict[str, torch.Tensor] = {}
@@ -316,12 +310,6 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     tied = {"text_model.lm_head.weight": "text_model.model.embed_tokens.weight"}
     missing = sorted(k for k in set(expected) - set(sub) if tied.get(k) not in sub)
     unexpected = sorted(set(sub) - set(expected))
-    shapes = [
-        f"{k}: checkpoint {tuple(sub[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(sub) & set(expected))
-        if sub[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or shapes:
-        raise RuntimeError(_key_report(path, missing, unexpected, shapes))
+    require_matching_keys(path, sub, expected, missing, unexpected)
     with torch.no_grad():
         backbone.load_state_dict({k: v.to(expected[k].dtype) for k, v in sub.items()}, strict=False)
