@@ -86,6 +86,11 @@ class TrainSettings:
     seed: int = 0
     max_steps_per_epoch: int | None = None
     amp: str = "none"
+    lr_schedule: str = "constant"
+    """``constant`` or ``cosine`` (linear warm-up over ``warmup_steps`` optimizer steps, then cosine decay
+    to ``min_lr_ratio * lr`` at the last step of the last epoch)."""
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
     progress: bool = True
     num_threads: int | None = None
     """torch intra-op CPU threads during the run (restored after); 1 suits tiny models on a shared CPU."""
@@ -98,6 +103,12 @@ class TrainSettings:
             raise ValueError(f"train.amp must be none, bf16 or fp16, got {self.amp!r}")
         if self.keep_best < 0:
             raise ValueError(f"train.keep_best must be >= 0, got {self.keep_best}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"train.lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"train.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
 
 
 @dataclass(frozen=True)
@@ -252,6 +263,17 @@ def masked_huber(
     return (loss * m).sum() / m.sum().clamp_min(1.0)
 
 
+def learning_rate(t: TrainSettings, step: int, total_steps: int) -> float:
+    """The learning rate for optimizer step ``step`` (0-based) of ``total_steps`` under ``t``'s schedule."""
+    if t.warmup_steps and step < t.warmup_steps:
+        return t.lr * (step + 1) / t.warmup_steps
+    if t.lr_schedule == "constant":
+        return t.lr
+    span = max(1, total_steps - t.warmup_steps)
+    progress = min(1.0, max(0, step - t.warmup_steps) / span)
+    return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
 # ------------------------------------------------------------------------------------------ training
 class Trainer:
     """One training run: model, optimiser, data loaders, checkpointing."""
@@ -318,6 +340,10 @@ class Trainer:
         )
         self.train_set = train_set
         self.device = self.model.device
+        batches = len(self.train_loader)
+        if cfg.train.max_steps_per_epoch is not None:
+            batches = min(batches, cfg.train.max_steps_per_epoch * cfg.train.grad_accum)
+        self.total_steps = cfg.train.epochs * math.ceil(batches / cfg.train.grad_accum)
 
     def _autocast(self) -> Any:
         amp = self.cfg.train.amp
@@ -352,6 +378,9 @@ class Trainer:
             total += loss.item() * n
             count += n
             if (i + 1) % t.grad_accum == 0 or i + 1 == n_batches:
+                lr = learning_rate(t, self.state["global_step"], self.total_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
                 if t.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip)
                 self.optimizer.step()

@@ -298,3 +298,29 @@ def test_vla_model_is_deterministic_across_builds(tiny_dir):
     for (na, pa), (nb, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert na == nb and torch.equal(pa, pb), na
     assert isinstance(a, VLAModel)
+
+
+def test_tiny_sizes_build_that_architecture_and_rebuild_when_changed(tmp_path):
+    from policies.vla.backbone import load_backbone
+    from policies.vla.config import BackboneConfig
+
+    path = tmp_path / "tiny-nav"
+    sizes = {"image_size": 32, "patch_size": 8, "latent_query_num": 4}
+    backbone, _ = load_backbone(BackboneConfig(path=str(path), init="tiny", tiny_sizes=sizes))
+    assert backbone.config.vision_config.image_size == 32
+    assert backbone.config.vision_config.patch_size == 8
+    assert backbone.config.latent_query_num == 4
+    rebuilt, _ = load_backbone(BackboneConfig(path=str(path), init="tiny", tiny_sizes={"image_size": 28}))
+    assert rebuilt.config.vision_config.image_size == 28
+    assert rebuilt.config.latent_query_num == 8  # back to the default for the sizes not given
+    with pytest.raises(KeyError, match="unknown tiny size.*'image_sise'"):
+        load_backbone(BackboneConfig(path=str(path), init="tiny", tiny_sizes={"image_sise": 32}))
+
+
+def test_tiny_sizes_must_be_a_mapping_of_ints():
+    from policies.vla.config import from_dict
+
+    with pytest.raises(TypeError, match=r"backbone.tiny_sizes: expected a mapping, got \[32\]"):
+        from_dict(ModelConfig, {"backbone": {"tiny_sizes": [32]}})
+    with pytest.raises(TypeError, match=r"tiny_sizes.image_size: expected an int, got 'big'"):
+        from_dict(ModelConfig, {"backbone": {"tiny_sizes": {"image_size": "big"}}})

@@ -301,3 +301,18 @@ def test_latency_cli_writes_json(tiny_dir, tmp_path, capsys):
     assert result["criterion"] == "total_ms p95 < 200 ms" and isinstance(result["pass"], bool)
     printed = capsys.readouterr().out
     assert "vlm_ms" in printed and ("PASS" in printed or "FAIL" in printed)
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_the_floor():
+    from policies.train import TrainSettings, learning_rate
+
+    const = TrainSettings(lr=1e-3)
+    assert [learning_rate(const, s, 100) for s in (0, 50, 99)] == [1e-3] * 3
+    cos = TrainSettings(lr=1e-3, lr_schedule="cosine", warmup_steps=10, min_lr_ratio=0.1)
+    assert learning_rate(cos, 0, 110) == pytest.approx(1e-4)  # step 1 of 10 warm-up steps
+    assert learning_rate(cos, 9, 110) == pytest.approx(1e-3)
+    assert learning_rate(cos, 10, 110) == pytest.approx(1e-3)
+    assert learning_rate(cos, 60, 110) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert learning_rate(cos, 110, 110) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="lr_schedule must be constant or cosine, got 'linear'"):
+        TrainSettings(lr_schedule="linear")

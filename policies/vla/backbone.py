@@ -88,7 +88,7 @@ def load_backbone(cfg: BackboneConfig) -> tuple[nn.Module, Any]:
     if cfg.init == "tiny":
         from policies.vla.tiny import ensure_tiny_backbone
 
-        ensure_tiny_backbone(path)
+        ensure_tiny_backbone(path, sizes=cfg.tiny_sizes)
     has_config = (path / "config.json").is_file()
     if cfg.init in ("pretrained", "tiny"):
         if not has_config:

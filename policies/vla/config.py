@@ -38,7 +38,9 @@ class BackboneConfig:
     test model there first when missing, then loads it the same way; ``random`` builds random weights
     from ``path``'s ``config.json`` (or the default full-size ``Kosmos2Config()``), for latency benchmarks.
     ``robovlms_weights``: optional RoboVLMs robot-pretrained ``.pt``/``.ckpt`` whose ``backbone.*`` weights
-    replace the loaded ones.
+    replace the loaded ones. ``tiny_sizes``: with ``init: tiny``, dimensions overriding
+    ``policies.vla.tiny.TINY_SIZES`` (e.g. ``{image_size: 64, patch_size: 8}``); a copy at ``path`` built
+    with other sizes is rebuilt.
     """
 
     path: str = DEFAULT_BACKBONE_PATH
@@ -46,6 +48,7 @@ class BackboneConfig:
     dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
     device: str = "cpu"
     robovlms_weights: str | None = None
+    tiny_sizes: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         if not (self.device == "cpu" or self.device.startswith("cuda")):
@@ -242,12 +245,22 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        non_null = [a for a in args if a is not type(None)]
+        if len(non_null) == 1 and typing.get_origin(non_null[0]) in (dict, tuple):
+            return _coerce(value, non_null[0], where)  # keeps the inner error (which key, which item)
         for arg in (a for a in args if a is not type(None)):
             try:
                 return _coerce(value, arg, where)
             except (TypeError, ValueError):
                 pass
         raise TypeError(f"{where}: expected {_describe(hint)}, got {value!r} ({type(value).__name__})")
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{where}: expected a mapping, got {value!r} ({type(value).__name__})")
+        key_hint, value_hint = args
+        return {
+            _coerce(k, key_hint, f"{where} key"): _coerce(v, value_hint, f"{where}.{k}") for k, v in value.items()
+        }
     if origin is Literal:
         if value not in args:
             raise ValueError(f"{where}: expected one of {list(args)}, got {value!r}")
@@ -290,6 +303,8 @@ def _describe(hint: Any) -> str:
     if origin is tuple:
         args = typing.get_args(hint)
         return f"{_describe(args[0])} values" if args else "values"
+    if origin is dict:
+        return "a mapping"
     if origin is Literal:
         return f"one of {list(typing.get_args(hint))}"
     if hint is type(None):

@@ -170,7 +170,7 @@ def build_tiny_backbone(out_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / RECIPE_FILE).write_text(json.dumps(_recipe(seed)))
+        (tmp / RECIPE_FILE).write_text(json.dumps(_recipe(seed, sizes)))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -185,25 +185,32 @@ TINY_RECIPE_VERSION = 2
 """Bump when ``tiny_kosmos_config`` or the weight initialisation changes: stale copies get rebuilt."""
 
 
-def _recipe(seed: int) -> dict[str, int]:
-    return {"version": TINY_RECIPE_VERSION, "seed": int(seed)}
+def _recipe(seed: int, sizes: dict[str, Any] | None = None) -> dict[str, Any]:
+    recipe: dict[str, Any] = {"version": TINY_RECIPE_VERSION, "seed": int(seed)}
+    if sizes:
+        recipe["sizes"] = {k: sizes[k] for k in sorted(sizes)}
+    return recipe
 
 
-def _is_current(path: Path, seed: int) -> bool:
+def _is_current(path: Path, seed: int, sizes: dict[str, Any] | None = None) -> bool:
     try:
-        return json.loads((path / RECIPE_FILE).read_text()) == _recipe(seed)
+        return json.loads((path / RECIPE_FILE).read_text()) == _recipe(seed, sizes)
     except (OSError, ValueError):
         return False
 
 
-def ensure_tiny_backbone(path: str | Path, seed: int = 0) -> Path:
-    """Build the tiny backbone at ``path`` unless a copy of the current recipe is already there (a copy
-    from an older recipe is rebuilt; a second process racing to build it is harmless: both write the
-    same deterministic weights, the last rename wins)."""
+def ensure_tiny_backbone(path: str | Path, seed: int = 0, sizes: dict[str, Any] | None = None) -> Path:
+    """Build the tiny backbone at ``path`` (``sizes`` override ``TINY_SIZES``) unless a copy of the same
+    recipe is already there (a copy from another recipe is rebuilt; a second process racing to build it
+    is harmless: both write the same deterministic weights, the last rename wins)."""
     p = Path(path)
-    if not _is_current(p, seed):
+    sizes = dict(sizes or {})
+    unknown = set(sizes) - set(TINY_SIZES)
+    if unknown:
+        raise KeyError(f"unknown tiny size(s) {sorted(unknown)}; known: {sorted(TINY_SIZES)}")
+    if not _is_current(p, seed, sizes):
         try:
-            build_tiny_backbone(p, seed=seed, overwrite=p.exists())
+            build_tiny_backbone(p, seed=seed, overwrite=p.exists(), **sizes)
         except OSError:
             if not (p / "config.json").is_file():
                 raise
