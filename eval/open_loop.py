@@ -11,6 +11,9 @@ never mixed:
   (``to_model``) when it has one, else divided by 1.15 (``sim.protocol.NOMINAL``) and clamped.
 - **command space**: the robot's ``[linear_x, linear_y, angular_z]`` teleop units, as executed.
 
+A policy with ``repeats_first_frame`` (the VLA's ``action_adapter.repeat_first_frame``) stands for the
+collector's start row itself: it is fed from row 1 and row 0 (no command) is left out of the metrics.
+
 Per space: RMSE and MAE per axis and overall, and direction accuracy (9-class omni mapping, threshold
 0.3). Grouped overall, per source (``real`` / ``sim`` / ``augmented``) and per name tag
 (``side=left``, ``pattern=core``, ``distance=medium``, …). Pass/fail: overall model-space RMSE below
@@ -143,8 +146,11 @@ def run_episode(
     instruction = _instruction(episode, tags, default_instruction)
     policy.reset(instruction)
     frames = bgr_to_rgb(episode.images)
-    preds = []
-    for t in range(frames.shape[0]):
+    # A policy that feeds its first frame twice stands for the collector's start row itself: feed from
+    # row 1 (same frame as row 0) and leave row 0, which is no command, out of the metrics.
+    first = 1 if getattr(policy, "repeats_first_frame", False) and frames.shape[0] > 1 else 0
+    preds = [np.zeros(3, np.float32)] * first
+    for t in range(first, frames.shape[0]):
         action = np.asarray(policy.act({"rgb": frames[t], "instruction": instruction}), dtype=np.float32)
         if action.shape != (3,) or not np.isfinite(action).all():
             raise OpenLoopError(
@@ -157,6 +163,7 @@ def run_episode(
     keep = np.ones(len(target), dtype=bool)
     if skip_start and episode.event_types is not None:
         keep = np.array([e != EVENT_EPISODE_START for e in episode.event_types], dtype=bool)
+    keep[:first] = False
     return EpisodeRecord(
         name=episode.name,
         source=source,

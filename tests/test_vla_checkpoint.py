@@ -296,3 +296,61 @@ def test_other_base_weights_of_same_architecture_warn(tiny_dir, tmp_path):
     other = build_tiny_backbone(tmp_path / "reseeded-tiny", seed=5)
     with pytest.warns(UserWarning, match="has the trained architecture but different weights"):
         load_checkpoint(path, backbone_path=str(other))
+
+
+# ------------------------------------------------------------------------------------------ export
+def test_export_retunes_inference_settings_records_them_and_loads(tiny_dir, tmp_path):
+    from policies.vla.export import export_checkpoint, main
+
+    model = trained_like(tiny_dir, train_mode="full")
+    prov = {"data_manifest": {"train_episodes": ["a", "b", "c"], "val_episodes": ["d"]}}
+    src = save_checkpoint(
+        model, tmp_path / "last", preprocess=PRE, action_adapter=ActionAdapterConfig(), provenance=prov,
+        extra={"trainer_state.pt": {"optimizer": {}}},
+    )
+    dst = export_checkpoint(
+        src, tmp_path / "ship" / "best", ["action_adapter.snap=true", "action_adapter.snap_threshold=0.575"]
+    )
+    assert not (dst / "trainer_state.pt").exists()
+    data = json.loads((dst / "config.json").read_text())
+    assert data["provenance"]["settings_changed"] == {
+        "action_adapter.snap": [False, True],
+        "action_adapter.snap_threshold": [0.3, 0.575],
+    }
+    assert data["provenance"]["data_manifest"]["train_episodes"]["count"] == 3
+    loaded = load_checkpoint(dst)
+    assert loaded.action_adapter.snap and loaded.action_adapter.snap_threshold == 0.575
+    torch.testing.assert_close(outputs(loaded.model), outputs(model), rtol=0, atol=0)
+
+    assert main([str(src), str(tmp_path / "x"), "--set", "model.window=3"]) == 2
+    assert main([str(src), str(tmp_path / "x"), "--set", "action_adapter.snapp=1"]) == 2
+    assert main([str(src), str(dst)]) == 2  # exists
+    assert not (tmp_path / "x").exists() and not list((tmp_path / "ship").glob(".*"))
+
+
+def test_repeat_first_frame_feeds_the_start_row_and_open_loop_skips_it(tiny_dir, tmp_path):
+    from eval.open_loop import run_episode
+
+    model = trained_like(tiny_dir, train_mode="full")
+    path = save_checkpoint(model, tmp_path / "ckpt", preprocess=PRE, action_adapter=ActionAdapterConfig())
+    plain = make_policy("vla", checkpoint=str(path))
+    with pytest.warns(UserWarning, match="repeat_first_frame: checkpoint False vs requested True"):
+        repeat = make_policy("vla", checkpoint=str(path), action_adapter={"repeat_first_frame": True})
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (4, 144, 256, 3), dtype=np.uint8)
+    plain.reset(LEFT)
+    expected = [plain.act({"rgb": f, "instruction": LEFT}) for f in (frames[0], frames[0], frames[1])]
+    repeat.reset(LEFT)
+    got = [repeat.act({"rgb": f, "instruction": LEFT}) for f in (frames[0], frames[1])]
+    np.testing.assert_array_equal(got[0], expected[1])  # first step = the row-1 prediction
+    np.testing.assert_array_equal(got[1], expected[2])
+    assert repeat.last_timing.extra["frames_encoded"] == 1.0
+
+    class Episode:  # the collector layout: row 1 repeats row 0's frame
+        name, path, instruction, event_types = "ep", tmp_path / "ep.h5", LEFT, None
+        images = np.ascontiguousarray(np.stack([frames[0], frames[0], frames[1]])[..., ::-1])
+        actions = np.zeros((3, 3), np.float32)
+
+    record = run_episode(repeat, Episode(), {}, "sim", lambda a: np.clip(a[:, :2] / 1.15, -1, 1))
+    assert record.keep.tolist() == [False, True, True]
+    np.testing.assert_array_equal(record.pred_command[1:], np.stack(expected[1:]))

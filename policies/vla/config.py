@@ -149,6 +149,11 @@ class ActionAdapterConfig:
     command units). Chunk execution: ``first_k`` executes the first ``execute_k`` actions of each chunk,
     then re-plans; ``ensemble`` re-plans every step and averages all chunks' predictions for the current
     step with weights ``exp(-ensemble_decay * i)`` (i = 0 for the oldest prediction, as in ACT).
+    ``repeat_first_frame``: feed an episode's first frame twice, as the real collector records it (row 0
+    is the ``episode_start`` row with a stop action; row 1 holds the same frame and the first key press),
+    so the first command executed is the model's prediction for row 1, not the start row's stop. Use it
+    for models trained on collector-layout episodes that include row 0; without it such a model spends
+    its first step of the 17-step budget on that stop.
     """
 
     gain: float = 1.15
@@ -160,6 +165,7 @@ class ActionAdapterConfig:
     chunk_mode: Literal["first_k", "ensemble"] = "first_k"
     execute_k: int = 1
     ensemble_decay: float = 0.01
+    repeat_first_frame: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, "execute_k")
@@ -259,7 +265,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise TypeError(f"{where}: expected a mapping, got {value!r} ({type(value).__name__})")
         key_hint, value_hint = args
         return {
-            _coerce(k, key_hint, f"{where} key"): _coerce(v, value_hint, f"{where}.{k}") for k, v in value.items()
+            _coerce(k, key_hint, f"{where} key"): _coerce(v, value_hint, f"{where}.{k}")
+            for k, v in value.items()
         }
     if origin is Literal:
         if value not in args:

@@ -164,13 +164,16 @@ class VLAPolicy(BasePolicy):
         if instruction != self.instruction or self._prompt is None:
             self._set_instruction(instruction)
         pixels = self.preprocessor(obs[OBS_RGB]).to(self.model.device, self.model.backbone_dtype)
-        self._frames.append(_Frame(pixels))
+        frame = _Frame(pixels)
+        if not self._frames and self.adapter_cfg.repeat_first_frame:
+            self._frames.append(frame)  # the collector's start row: same frame object, encoded once
+        self._frames.append(frame)
         t1 = self._sync()
         vision_ms = lm_ms = head_ms = 0.0
         encoded = 0
         t3 = t1
         if self.executor.needs_plan():
-            pending = [f for f in self._frames if f.feature is None]
+            pending = list({id(f): f for f in self._frames if f.feature is None}.values())
             encoded = len(pending)
             with torch.inference_mode():
                 if pending:
@@ -202,6 +205,12 @@ class VLAPolicy(BasePolicy):
             extra={"vision_ms": vision_ms, "lm_ms": lm_ms, "frames_encoded": float(encoded)},
         )
         return command
+
+    @property
+    def repeats_first_frame(self) -> bool:
+        """Whether the first frame stands for the collector's start row too (see ``ActionAdapterConfig``):
+        open-loop evaluation then starts feeding a recorded episode at row 1."""
+        return bool(self.adapter_cfg.repeat_first_frame)
 
     # ------------------------------------------------------------------ helpers
     def _set_instruction(self, instruction: str) -> None:
