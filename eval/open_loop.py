@@ -329,8 +329,10 @@ def format_table(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def parse_assignments(items: Iterable[str], what: str) -> dict[str, Any]:
-    """``["k=v", ...]`` → dict; values parsed as YAML scalars (``3`` → int, ``true`` → bool)."""
+def parse_assignments(items: Iterable[str], what: str, nested: bool = False) -> dict[str, Any]:
+    """``["k=v", ...]`` → dict; values parsed as YAML scalars (``3`` → int, ``true`` → bool). With
+    ``nested``, a dotted key sets a nested value: ``action_adapter.snap=false`` →
+    ``{"action_adapter": {"snap": False}}``."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -338,7 +340,14 @@ def parse_assignments(items: Iterable[str], what: str) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise OpenLoopError(f"{what} {item!r}: expected key=value")
-        out[key.strip()] = yaml.safe_load(value) if value else ""
+        parts = key.strip().split(".") if nested else [key.strip()]
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise OpenLoopError(f"{what} {item!r}: {part!r} was already set to a value, not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(value) if value else ""
     return out
 
 
@@ -353,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="keyword overrides for make_policy",
+        help="keyword overrides for make_policy; dotted keys nest (action_adapter.snap=false)",
     )
     parser.add_argument("--data", nargs="+", required=True, help="episode files, folders or manifest.jsonl")
     parser.add_argument(
@@ -381,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from policies import make_policy
 
     try:
-        policy = make_policy(args.policy, **parse_assignments(args.overrides, "--set"))
+        policy = make_policy(args.policy, **parse_assignments(args.overrides, "--set", nested=True))
         result = evaluate(
             policy,
             args.data,
@@ -394,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_episodes=args.max_episodes,
             split=args.split,
         )
-    except (OpenLoopError, EpisodeFormatError, ManifestError, FileNotFoundError, KeyError) as err:
+    except (OpenLoopError, EpisodeFormatError, ManifestError, FileNotFoundError, KeyError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"policy {result['policy']}: {result['model_space']}")
