@@ -165,3 +165,14 @@ def test_split_keeps_only_the_held_out_manifest_entries(data: Path, tmp_path: Pa
         open_loop.evaluate(ForwardPolicy(), manifest, split="test")
     assert open_loop.main(["--policy", "random", "--data", str(manifest), "--split", "val",
                            "--out", str(tmp_path / "o.json")]) == 0
+
+
+def test_set_overrides_nest_dotted_keys_and_reject_conflicts():
+    from eval.open_loop import OpenLoopError, parse_assignments
+
+    items = ["checkpoint=runs/x", "action_adapter.snap=false", "action_adapter.snap_threshold=0.5"]
+    got = parse_assignments(items, "--set", nested=True)
+    assert got == {"checkpoint": "runs/x", "action_adapter": {"snap": False, "snap_threshold": 0.5}}
+    assert parse_assignments(["side=left"], "--tag") == {"side": "left"}
+    with pytest.raises(OpenLoopError, match="'checkpoint' was already set to a value"):
+        parse_assignments(["checkpoint=a", "checkpoint.x=1"], "--set", nested=True)
