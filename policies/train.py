@@ -340,10 +340,13 @@ class Trainer:
         )
         self.train_set = train_set
         self.device = self.model.device
-        batches = len(self.train_loader)
-        if cfg.train.max_steps_per_epoch is not None:
-            batches = min(batches, cfg.train.max_steps_per_epoch * cfg.train.grad_accum)
-        self.total_steps = cfg.train.epochs * math.ceil(batches / cfg.train.grad_accum)
+        self.total_steps = cfg.train.epochs * math.ceil(self.batches_per_epoch() / cfg.train.grad_accum)
+
+    def batches_per_epoch(self) -> int:
+        """Training batches one epoch runs (the loader's, capped by ``max_steps_per_epoch``)."""
+        t = self.cfg.train
+        n = len(self.train_loader)
+        return n if t.max_steps_per_epoch is None else min(n, t.max_steps_per_epoch * t.grad_accum)
 
     def _autocast(self) -> Any:
         amp = self.cfg.train.amp
@@ -366,9 +369,7 @@ class Trainer:
         self.model.train()
         total, count, steps = 0.0, 0, 0
         self.optimizer.zero_grad(set_to_none=True)
-        n_batches = len(self.train_loader)
-        if t.max_steps_per_epoch is not None:
-            n_batches = min(n_batches, t.max_steps_per_epoch * t.grad_accum)
+        n_batches = self.batches_per_epoch()
         bar = tqdm(total=n_batches, desc=f"epoch {epoch:02d} train", disable=not t.progress, leave=False)
         for i, batch in enumerate(self.train_loader):
             if i >= n_batches:

@@ -254,7 +254,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         non_null = [a for a in args if a is not type(None)]
         if len(non_null) == 1 and typing.get_origin(non_null[0]) in (dict, tuple):
             return _coerce(value, non_null[0], where)  # keeps the inner error (which key, which item)
-        for arg in (a for a in args if a is not type(None)):
+        for arg in non_null:
             try:
                 return _coerce(value, arg, where)
             except (TypeError, ValueError):

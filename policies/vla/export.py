@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -25,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from policies.vla.config import ActionAdapterConfig, PreprocessConfig, from_dict, merge, to_dict
+from policies.vla.config import ActionAdapterConfig, PreprocessConfig, diff, from_dict, merge, to_dict
 
 SETTABLE = {"preprocess": PreprocessConfig, "action_adapter": ActionAdapterConfig}
 SKIPPED_FILES = ("trainer_state.pt",)
@@ -68,22 +67,22 @@ def export_checkpoint(
     Raises ``FileNotFoundError``/``ValueError`` naming the file or setting when ``src`` is not a
     checkpoint, a setting is unknown or invalid, or ``dst`` exists.
     """
-    from policies.vla.checkpoint import CONFIG_FILE, load_checkpoint, read_checkpoint_config
+    from policies.vla.checkpoint import CONFIG_FILE, _write_json, load_checkpoint, read_checkpoint_config
 
     src, dst = Path(src), Path(dst)
     data = read_checkpoint_config(src)
     if dst.exists():
         raise FileExistsError(f"{dst} already exists; remove it first")
-    changed: dict[str, list[Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
     for text in settings:
         section, key, value = parse_setting(text)
-        cls = SETTABLE[section]
-        old = from_dict(cls, data[section], f"{src / CONFIG_FILE}: {section}")
-        new = merge(old, {key: value}, f"--set {section}")
-        before, after = to_dict(old), to_dict(new)
-        if before[key] != after[key]:
-            changed[f"{section}.{key}"] = [before[key], after[key]]
-        data[section] = after
+        updates.setdefault(section, {})[key] = value
+    changed: dict[str, list[Any]] = {}
+    for section, values in updates.items():
+        old = from_dict(SETTABLE[section], data[section], f"{src / CONFIG_FILE}: {section}")
+        new = merge(old, values, f"--set {section}")
+        changed.update({f"{section}.{k}": [a, b] for k, (a, b) in diff(old, new).items()})
+        data[section] = to_dict(new)
     provenance = dict(data.get("provenance") or {})
     if not keep_episode_lists:
         provenance = summarize_episode_lists(provenance)
@@ -96,7 +95,7 @@ def export_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
     try:
         shutil.copytree(src, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*SKIPPED_FILES))
-        (tmp / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n")
+        _write_json(tmp / CONFIG_FILE, data)
         load_checkpoint(tmp)  # the exported copy must load exactly like the original
         os.replace(tmp, dst)
     except BaseException:

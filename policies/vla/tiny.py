@@ -205,10 +205,7 @@ def ensure_tiny_backbone(path: str | Path, seed: int = 0, sizes: dict[str, Any] 
     is harmless: both write the same deterministic weights, the last rename wins)."""
     p = Path(path)
     sizes = dict(sizes or {})
-    unknown = set(sizes) - set(TINY_SIZES)
-    if unknown:
-        raise KeyError(f"unknown tiny size(s) {sorted(unknown)}; known: {sorted(TINY_SIZES)}")
-    if not _is_current(p, seed, sizes):
+    if not _is_current(p, seed, sizes):  # unknown size names raise in tiny_kosmos_config, before any write
         try:
             build_tiny_backbone(p, seed=seed, overwrite=p.exists(), **sizes)
         except OSError:
