@@ -182,12 +182,20 @@ class Scenario:
         return self.obstacles[0] if self.obstacles else None
 
     def shortest_path_length(self, robot_radius: float) -> float:
-        """Length (m) of the shortest collision-free path from the start to the goal disc (d_start).
+        """Length (m) of the shortest collision-free path from the start into the goal disc (d_start).
 
-        Computed on the visibility graph of the start, the goal centre and the corners of every obstacle's
-        footprint inflated by ``robot_radius``; the goal radius is subtracted (the disc's edge counts).
+        Exact (``sim.planner``): the robot is a disc of ``robot_radius``; boxes inflate to rounded,
+        rotated rectangles, cylinders to discs, the arena walls bound the free space; the path ends where
+        it first enters the goal disc.
         """
-        return shortest_path_length(self, robot_radius)
+        return self.path_length_from(self.start[0], self.start[1], robot_radius)
+
+    def path_length_from(self, x: float, y: float, robot_radius: float) -> float:
+        """Shortest collision-free path length (m) from the position ``(x, y)`` (world frame) into the
+        goal disc; 0 inside it, ``math.inf`` when no path exists (see ``sim.planner``)."""
+        from sim.planner import path_length_to_goal
+
+        return path_length_to_goal(self, robot_radius, (x, y))
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready description (the ``scene`` of results rows and the ``sim/scenario`` of episodes)."""
@@ -471,34 +479,8 @@ def _distractors(rng: np.random.Generator | None, rand: RandomizationConfig, are
 
 
 def shortest_path_length(scenario: Scenario, robot_radius: float) -> float:
-    """Visibility-graph shortest path (m) from start to the goal disc around inflated footprints."""
-    blockers = [o.aabb_xy() for o in (*scenario.obstacles, scenario.target, *scenario.distractors)]
-    inflated = [
-        (a - robot_radius, b + robot_radius, c - robot_radius, d + robot_radius) for a, b, c, d in blockers
-    ]
-    eps = 1e-4
-    start = (scenario.start[0], scenario.start[1])
-    goal = (scenario.goal.x, scenario.goal.y)
-    nodes = [start, goal]
-    for a, b, c, d in inflated:
-        nodes += [(a - eps, c - eps), (a - eps, d + eps), (b + eps, c - eps), (b + eps, d + eps)]
-
-    def clear(p, q) -> bool:
-        return all(not segment_hits_box(p, q, box) for box in inflated)
-
-    n = len(nodes)
-    dist = [math.inf] * n
-    dist[0] = 0.0
-    done = [False] * n
-    for _ in range(n):
-        u = min((i for i in range(n) if not done[i]), key=lambda i: dist[i])
-        if dist[u] == math.inf or u == 1:
-            break
-        done[u] = True
-        for v in range(n):
-            if not done[v] and clear(nodes[u], nodes[v]):
-                dist[v] = min(dist[v], dist[u] + math.dist(nodes[u], nodes[v]))
-    return max(dist[1] - scenario.goal.radius, 0.0)
+    """``scenario.shortest_path_length(robot_radius)``: exact d_start (m), see ``sim.planner``."""
+    return scenario.shortest_path_length(robot_radius)
 
 
 def segment_hits_box(p, q, box) -> bool:
