@@ -29,8 +29,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from eval import step_latency
 from eval.files import atomic_write_json
-from eval.metrics import summarize_latency, trials_needed, wilson_interval
+from eval.metrics import trials_needed, wilson_interval
 from eval.provenance import provenance
 from eval.rollout import EpisodeSpec, LoopSettings, run_episode
 
@@ -340,12 +341,6 @@ def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = 
             "original_named_side_rate": _side_rate([r for r in sided if not r["instruction_flipped"]]),
             "flipped_named_side_rate": _side_rate([r for r in sided if r["instruction_flipped"]]),
         }
-    latency: dict[str, list[float]] = defaultdict(list)
-    for r in main:
-        for name, stats in r["latency_ms"].items():
-            if stats.get("n"):
-                # Per-episode summaries: pool their means weighted by steps (raw samples are not kept).
-                latency[name].extend([stats["mean"]] * int(stats["n"]))
     n = overall["episodes"]
     summary = {
         "policy": policy,
@@ -357,12 +352,7 @@ def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = 
         "failure_reasons": dict(Counter(r["failure_reason"] for r in main if r["failure_reason"])),
         "per_tag": per_tag,
         "instruction_sensitivity": sensitivity,
-        "latency_ms": {name: summarize_latency(values) for name, values in latency.items()},
-        "latency_p95_of_episode_p95_ms": max(
-            (r["latency_ms"].get("total_ms", {}).get("p95") or 0.0) for r in main
-        )
-        if main
-        else None,
+        **step_latency.summary_fields(rows),  # latency_ms, its basis, warm-up, target; policy counts
         "latency_in_loop": {
             "mode": str(cfg.latency_in_loop.mode) if cfg is not None else "none",
             "delay_ms": float(cfg.latency_in_loop.delay_ms) if cfg is not None else 0.0,
@@ -395,10 +385,13 @@ def format_summary(results: dict[str, Any]) -> str:
             f"{sens['flipped_named_side_rate']:.1%}); a language-blind policy scores ~50 %"
         )
     total = s["latency_ms"].get("total_ms")
-    if total and total.get("n"):
+    if total and total.get("n") and s.get("latency_basis"):
+        target = s["latency_target"]
+        warm = s.get("latency_warmup") or {}
         lines.append(
-            f"policy latency per step: p50 {total['p50']:.2f} ms, p95 {total['p95']:.2f} ms, "
-            f"max {total['max']:.2f} ms"
+            f"policy latency per step (n={total['n']}): p50 {total['p50']:.2f} ms, "
+            f"p95 {total['p95']:.2f} ms, max {total['max']:.2f} ms; target {target['criterion']}: "
+            f"{'pass' if target['pass'] else 'FAIL'} ({warm.get('calls', 0)} warm-up calls excluded)"
         )
     width = max(len(k) for k in s["per_tag"]) if s["per_tag"] else 10
     lines.append(f"{'tag':<{width}}  {'n':>4}  {'success':>8}  wilson95")

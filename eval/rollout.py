@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from envs.nav_env import MobileNavEnv
-from eval.metrics import soft_spl, spl, summarize_latency
+from eval.metrics import soft_spl, spl
+from eval.step_latency import EpisodeLatency, next_call_is_warmup
 from policies.base import OBS_STATE
 from policies.scripted import instruction_side
 from sim.scenario import instruction_for, mirror_instruction
@@ -69,6 +70,28 @@ def _checked_action(action: Any) -> np.ndarray:
     return arr
 
 
+def path_efficiency(
+    scenario: Any, robot_radius: float, final_xy: tuple[float, float], success: bool, path_length: float
+) -> dict[str, Any]:
+    """SPL and SoftSPL of an episode with their shortest-path distances (metres, ``docs/metrics.md``).
+
+    ``d_start_m``: shortest collision-free path from the start into the goal disc; ``d_end_m``: the same
+    from the final position (SoftSPL's remaining distance, by path, not by straight line). A scenario
+    whose goal no path reaches gives SPL = SoftSPL = 0 and ``d_start_m = None``.
+    """
+    d_start = scenario.shortest_path_length(robot_radius)
+    if not math.isfinite(d_start):
+        return {"spl": 0.0, "soft_spl": 0.0, "d_start_m": None, "d_end_m": None}
+    d_end = scenario.path_length_from(final_xy[0], final_xy[1], robot_radius)
+    d_end_m = float(d_end) if math.isfinite(d_end) else None
+    return {
+        "spl": spl(success, d_start, path_length),
+        "soft_spl": soft_spl(d_end, d_start, path_length) if d_end_m is not None else 0.0,
+        "d_start_m": float(d_start),
+        "d_end_m": d_end_m,
+    }
+
+
 def run_episode(
     env: MobileNavEnv, policy: Any, spec: EpisodeSpec, settings: LoopSettings, record_frames: bool = False
 ) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -81,7 +104,7 @@ def run_episode(
     assert scenario is not None
     frames = [obs["rgb"]] if record_frames else []
     trajectory = [list(map(float, env.pose))]
-    timings: dict[str, list[float]] = {}
+    timings = EpisodeLatency()
     error = None
     privileged = bool(getattr(policy, "privileged", False))
     env.command_delay_s = settings.delay_ms / 1e3 if settings.latency_mode == "fixed" else 0.0
@@ -92,6 +115,7 @@ def run_episode(
         policy.reset(obs["instruction"])
         while not (terminated or truncated):
             policy_obs = {**obs, OBS_STATE: env.privileged_state()} if privileged else obs
+            warmup = next_call_is_warmup(policy)
             start = time.perf_counter()
             action = _checked_action(policy.act(policy_obs))
             elapsed = time.perf_counter() - start
@@ -102,8 +126,7 @@ def run_episode(
             timing = getattr(policy, "last_timing", None)
             parts = timing.as_dict() if timing is not None else {}
             parts["total_ms"] = parts.get("total_ms") or elapsed * 1e3
-            for name, value in parts.items():
-                timings.setdefault(name, []).append(float(value))
+            timings.add(parts, warmup)
             if settings.latency_mode == "measured":
                 env.command_delay_s = elapsed
             obs, _, terminated, truncated, info = env.step(action)
@@ -114,13 +137,13 @@ def run_episode(
         error = f"{type(exc).__name__}: {exc}"
         error_trace = traceback.format_exc(limit=3)
     robot_radius = env.config.robot.radius
-    d_start = scenario.shortest_path_length(robot_radius)
-    d_end = max(info["distance_to_goal"] - scenario.goal.radius, 0.0)
     success = bool(info["success"]) and error is None
     reason = "policy_error" if error is not None else (None if success else info["failure_reason"])
     if reason is None and not success:
         reason = "timeout"
     path_length = float(info["path_length"])
+    final_xy = (float(env.pose[0]), float(env.pose[1]))
+    path_metrics = path_efficiency(scenario, robot_radius, final_xy, success, path_length)
     row = {
         "episode": spec.episode,
         "seed": spec.seed,
@@ -131,8 +154,8 @@ def run_episode(
         "named_side": instruction_side(scenario.instruction),
         "success": success,
         "failure_reason": reason,
-        "spl": spl(success, d_start, path_length) if d_start > 0 else float(success),
-        "soft_spl": soft_spl(d_end, d_start, path_length) if d_start > 0 else float(success),
+        "spl": path_metrics["spl"],
+        "soft_spl": path_metrics["soft_spl"],
         "collisions": int(bool(info["collision"])),
         "first_collision_step": int(info["steps"]) if info["collision"] else None,
         "collided_with": list(info["collided_with"]),
@@ -141,9 +164,10 @@ def run_episode(
         "sim_time_s": float(info["sim_time"]),
         "final_distance_m": float(info["distance_to_goal"]),
         "final_heading_error_rad": float(info["heading_error"]),
-        "d_start_m": float(d_start),
+        "d_start_m": path_metrics["d_start_m"],
+        "d_end_m": path_metrics["d_end_m"],
         "went_side": info["went_side"],
-        "latency_ms": {name: summarize_latency(values) for name, values in timings.items()},
+        **timings.row_fields(),
         "error": error,
         "error_trace": error_trace if error is not None else None,
         "trajectory": trajectory,

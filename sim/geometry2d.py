@@ -122,9 +122,7 @@ def arc_rect_distance(arc: tuple[float, float, float, float, float], hx: float, 
     if point_rect_distance(sx, sy, hx, hy) == 0.0:
         return 0.0
     corners = rect_corners(hx, hy)
-    return min(
-        segment_arc_distance(*corners[i], *corners[(i + 1) % 4], arc) for i in range(4)
-    )
+    return min(segment_arc_distance(*corners[i], *corners[(i + 1) % 4], arc) for i in range(4))
 
 
 def arc_bounds(arc: tuple[float, float, float, float, float]) -> tuple[float, float, float, float]:
@@ -195,7 +193,9 @@ def segment_circle_entry(
     return t if 0.0 <= t <= length else None
 
 
-def arc_circle_entry(arc: tuple[float, float, float, float, float], c: tuple[float, float], r: float) -> float | None:
+def arc_circle_entry(
+    arc: tuple[float, float, float, float, float], c: tuple[float, float], r: float
+) -> float | None:
     """Turning angle (rad, >= 0) along the arc at which it first reaches the closed disc (c, r)."""
     cx, cy, ra, a0, sweep = arc
     sx, sy = arc_point(cx, cy, ra, a0)

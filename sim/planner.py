@@ -140,7 +140,9 @@ class FreeSpace:
         return inside and all(s.clearance_segment(p, q) >= -EPS for s in self.shapes)
 
     def arc_free(self, arc: tuple[float, float, float, float, float]) -> bool:
-        return self._inside_bounds(*g.arc_bounds(arc)) and all(s.clearance_arc(arc) >= -EPS for s in self.shapes)
+        return self._inside_bounds(*g.arc_bounds(arc)) and all(
+            s.clearance_arc(arc) >= -EPS for s in self.shapes
+        )
 
     def nearest_free(self, p: tuple[float, float]) -> tuple[float, float]:
         """``p`` itself when free; else ``p`` moved out of the obstacles it overlaps (a contact pose of
@@ -291,7 +293,9 @@ class _TangentGraph:
                 radius, sweep = arc[2], arc[4]
                 entry = g.arc_circle_entry(arc, goal, goal_radius)
                 if entry is not None:
-                    if du + radius * entry < best_end and space.arc_free((*arc[:4], math.copysign(entry, sweep))):
+                    if du + radius * entry < best_end and space.arc_free(
+                        (*arc[:4], math.copysign(entry, sweep))
+                    ):
                         best_end = du + radius * entry
                 elif du + radius * abs(sweep) < dist[v] and space.arc_free(arc):
                     dist[v] = du + radius * abs(sweep)
@@ -310,4 +314,6 @@ def path_length_to_goal(scenario, robot_radius: float, xy: tuple[float, float] |
     scenario's goal disc, for a disc robot of ``robot_radius`` metres."""
     start = (scenario.start[0], scenario.start[1]) if xy is None else (float(xy[0]), float(xy[1]))
     goal = scenario.goal
-    return shortest_path_to_disc(scenario_free_space(scenario, robot_radius), start, (goal.x, goal.y), goal.radius)
+    return shortest_path_to_disc(
+        scenario_free_space(scenario, robot_radius), start, (goal.x, goal.y), goal.radius
+    )
