@@ -15,13 +15,24 @@ by ``(scenario, seed)`` for McNemar's exact test. Hypotheses (verdicts computed 
 - H1 robot-pretrained backbone (role ``robovlms``) beats Kosmos-2 (``kosmos2``): McNemar p < α and
   higher success on matched episodes → supported; p < α the other way → not supported; else
   inconclusive.
-- H2 LoRA (``lora``) suffices: not worse than full fine-tuning (``full``). Supported when the lower end
-  of the Newcombe 95 % interval of (LoRA − full) success is above ``−margin`` (default 5 pp); not
-  supported when McNemar p < α with LoRA worse; else inconclusive.
+- H2 LoRA (``lora``) suffices: not worse than full fine-tuning (``full``) by more than ``margin``
+  (default 5 pp). A non-inferiority claim, decided by the Newcombe 95 % interval of (LoRA − full)
+  success alone: lower end above ``−margin`` → supported; upper end below ``−margin`` → not supported;
+  else inconclusive. McNemar's p is reported as information (a significant loss inside the margin is
+  still non-inferior).
 - H3 augmentation (``aug``) helps over no augmentation (``noaug``): as H1.
-- H4 total latency p50 < 200 ms: per policy (or the ``main`` role), from its closed-loop latency.
-- H5 success > 80 %: Wilson lower bound > 0.8 → supported, upper bound < 0.8 → not supported,
-  else inconclusive; per policy (or ``main``).
+- H4 total latency per step below 200 ms, judged on the per-step p95 (``eval.targets``) of the stored
+  samples of all its episodes, warm-up excluded; per policy (or the ``main`` role). Runs without raw
+  per-step samples: "not tested".
+- H5 (sim) success in simulation > 80 %: Wilson lower bound > 0.8 → supported, upper bound < 0.8 → not
+  supported, else inconclusive; per policy (or ``main``). H5 (real), the plan's claim about the real
+  robot, is judged the same way on real trials (``--real-trials CSV``) and is "not tested" without them.
+
+Sidedness and multiplicity: H1/H3 are one-sided claims tested with the two-sided exact McNemar test at
+α = 0.05 plus the direction, i.e. a one-sided test at 0.025; H2's bound is the lower end of a two-sided
+95 % interval, a one-sided non-inferiority test at 0.025. H1–H5 are separate pre-stated claims, each
+at its own level without correction; the all-pairs table is exploratory and also lists Holm-adjusted
+p-values across its pairs.
 
 Roles come from ``--roles kosmos2=A,robovlms=B,lora=C,full=D,noaug=E,aug=F[,main=B]`` or a YAML file
 of the same mapping; a hypothesis lacking its policies is "not tested". Writes ``compare.json``,
@@ -40,8 +51,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval import metrics
+from eval import metrics, step_latency
 from eval.files import atomic_write_json, atomic_write_text
+from eval.real_trials import real_success_by_policy
 from eval.report import (
     RESULTS_FILE,
     Doc,
@@ -53,11 +65,15 @@ from eval.report import (
     html_page,
     load_results,
 )
+from eval.targets import (  # the bars live in one module; re-exported for callers
+    ALPHA,
+    LATENCY_STATISTIC,
+    LATENCY_TARGET_MS,
+    NONINFERIORITY_MARGIN,
+    SUCCESS_TARGET,
+    latency_criterion,
+)
 
-ALPHA = 0.05
-LATENCY_TARGET_MS = 200.0
-SUCCESS_TARGET = 0.8
-NONINFERIORITY_MARGIN = 0.05
 ROLES = ("kosmos2", "robovlms", "lora", "full", "noaug", "aug", "main")
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = (
     "supported",
@@ -162,21 +178,14 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def merged_latency(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """Total-latency stats of one or more runs. One run: its own. Several: n-weighted means of p50, p95
-    and mean, the max of max (percentiles of merged runs are approximate; ``approx`` says so)."""
-    stats = [s.get("latency_ms", {}).get("total_ms") for s in summaries]
-    stats = [s for s in stats if s and s.get("n")]
-    if not stats:
+def merged_latency(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Per-step total-latency statistics ``{p50, p95, max, mean, n}`` pooled from the stored samples of
+    ``episodes`` (all runs merged exactly). None when any episode lacks raw samples (results written
+    before they were stored: per-step percentiles cannot be recovered from episode summaries)."""
+    samples = step_latency.pooled(episodes)
+    if not samples or not samples.get("total_ms"):
         return None
-    if len(stats) == 1:
-        return {**stats[0], "approx": False}
-    n = sum(int(s["n"]) for s in stats)
-    out: dict[str, Any] = {
-        k: sum(float(s[k]) * int(s["n"]) for s in stats) / n for k in ("p50", "p95", "mean")
-    }
-    out.update(max=max(float(s["max"]) for s in stats), n=n, approx=True)
-    return out
+    return metrics.summarize_latency(samples["total_ms"])
 
 
 def merged_instruction_sensitivity(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -211,7 +220,7 @@ def policy_row(p: PolicyRuns) -> dict[str, Any]:
         "spl_mean": _mean(spl),
         "soft_spl_mean": _mean(soft),
         "instruction_sensitivity": merged_instruction_sensitivity(p.summaries),
-        "latency_total_ms": merged_latency(p.summaries),
+        "latency_total_ms": merged_latency(p.episodes),
         "open_loop": None,
     }
     if p.open_loop is not None:
@@ -298,42 +307,74 @@ def not_worse_than(
     d, lo, hi = metrics.newcombe_diff_interval(pr["a_successes"], n, pr["b_successes"], n)
     evidence = (
         f"{candidate.label} − {reference.label} = {100 * d:+.1f} pp, Newcombe 95 % "
-        f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pp on {n} matched episodes (margin −{100 * margin:.0f} pp); "
-        f"McNemar exact p = {pr['p_value']:.3g}"
+        f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pp on {n} matched episodes (margin −{100 * margin:.0f} pp; "
+        f"decided by the interval); McNemar exact p = {pr['p_value']:.3g} (information)"
     )
-    if pr["p_value"] < alpha and pr["a_only"] < pr["b_only"]:
-        verdict = NOT_SUPPORTED
-    elif lo > -margin:
+    if lo > -margin:
         verdict = SUPPORTED
+    elif hi < -margin:
+        verdict = NOT_SUPPORTED
     else:
         verdict = INCONCLUSIVE
     return _verdict(hid, claim, verdict, evidence, pair=pr, difference_interval=[d, lo, hi])
 
 
 def latency_verdict(p: PolicyRuns, target_ms: float = LATENCY_TARGET_MS) -> dict[str, Any]:
-    claim = f"{p.label}: total latency p50 < {target_ms:.0f} ms"
-    lat = merged_latency(p.summaries)
+    """H4 on the per-step statistic ``eval.targets`` names (p95), from the stored per-step samples."""
+    claim = f"{p.label}: {latency_criterion(target_ms)}"
+    lat = merged_latency(p.episodes)
     if lat is None:
-        return _verdict("H4", claim, NOT_TESTED, "no latency measurements in its runs", policy=p.label)
-    p50 = float(lat["p50"])
-    evidence = f"p50 {p50:.1f} ms, p95 {float(lat['p95']):.1f} ms over {lat['n']} steps" + (
-        " (merged runs: n-weighted percentiles, approximate)" if lat.get("approx") else ""
+        return _verdict(
+            "H4",
+            claim,
+            NOT_TESTED,
+            "no per-step latency samples in its runs (none measured, or results written before "
+            "per-step samples were stored)",
+            policy=p.label,
+        )
+    value = float(lat[LATENCY_STATISTIC])
+    evidence = (
+        f"per-step {LATENCY_STATISTIC} {value:.1f} ms (p50 {float(lat['p50']):.1f}, max "
+        f"{float(lat['max']):.1f}) over {lat['n']} steps, warm-up excluded"
     )
-    return _verdict("H4", claim, SUPPORTED if p50 < target_ms else NOT_SUPPORTED, evidence, policy=p.label)
+    verdict = SUPPORTED if value < target_ms else NOT_SUPPORTED
+    return _verdict("H4", claim, verdict, evidence, policy=p.label)
+
+
+def _rate_verdict(k: int, n: int, target: float) -> tuple[str, str]:
+    lo, hi = metrics.wilson_interval(k, n)
+    verdict = SUPPORTED if lo > target else NOT_SUPPORTED if hi < target else INCONCLUSIVE
+    return verdict, f"{fmt_rate(k, n, (lo, hi))} (Wilson 95 %)"
 
 
 def success_verdict(p: PolicyRuns, target: float = SUCCESS_TARGET) -> dict[str, Any]:
-    claim = f"{p.label}: success > {100 * target:.0f} %"
+    """H5 (sim): success in simulation above ``target``, from the Wilson interval."""
+    claim = f"{p.label}: success in sim > {100 * target:.0f} %"
     if not p.n:
-        return _verdict("H5", claim, NOT_TESTED, "no episodes", policy=p.label)
-    lo, hi = metrics.wilson_interval(p.k, p.n)
-    evidence = f"{fmt_rate(p.k, p.n, (lo, hi))} (Wilson 95 %)"
-    verdict = SUPPORTED if lo > target else NOT_SUPPORTED if hi < target else INCONCLUSIVE
-    return _verdict("H5", claim, verdict, evidence, policy=p.label)
+        return _verdict("H5", claim, NOT_TESTED, "no episodes", policy=p.label, setting="sim")
+    verdict, evidence = _rate_verdict(p.k, p.n, target)
+    return _verdict("H5", claim, verdict, f"sim episodes: {evidence}", policy=p.label, setting="sim")
+
+
+def real_success_verdict(
+    p: PolicyRuns, real: Mapping[str, tuple[int, int]] | None, target: float = SUCCESS_TARGET
+) -> dict[str, Any]:
+    """H5 (real): the plan's real-robot success above ``target``; "not tested" without real trials
+    (``real``: label or policy name → (trials, successes))."""
+    claim = f"{p.label}: success on the real robot > {100 * target:.0f} %"
+    counts = (real or {}).get(p.label) or (real or {}).get(p.policy)
+    if not counts or not counts[0]:
+        why = "no real trials given (--real-trials CSV); sim success does not stand in for it"
+        return _verdict("H5", claim, NOT_TESTED, why, policy=p.label, setting="real")
+    verdict, evidence = _rate_verdict(counts[1], counts[0], target)
+    return _verdict("H5", claim, verdict, f"real trials: {evidence}", policy=p.label, setting="real")
 
 
 def hypotheses(
-    policies: Sequence[PolicyRuns], roles: Mapping[str, str], margin: float = NONINFERIORITY_MARGIN
+    policies: Sequence[PolicyRuns],
+    roles: Mapping[str, str],
+    margin: float = NONINFERIORITY_MARGIN,
+    real: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Verdicts of H1–H5 from the compared policies and the role → label mapping."""
     by_label = {p.label: p for p in policies}
@@ -358,6 +399,7 @@ def hypotheses(
     subjects = [get("main")] if get("main") else list(policies)
     out += [latency_verdict(p) for p in subjects]
     out += [success_verdict(p) for p in subjects]
+    out += [real_success_verdict(p, real) for p in subjects]
     return out
 
 
@@ -387,22 +429,39 @@ def parse_roles(spec: str | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- report
 
 
+SIDEDNESS = (
+    "H1/H3 (one-sided claims): two-sided exact McNemar p < α with the claimed direction, i.e. one-sided "
+    "at α/2; H2: non-inferiority by the lower end of the two-sided 95 % Newcombe interval (one-sided "
+    "2.5 %), McNemar for information; H4: per-step p95 against the target; H5: Wilson 95 % interval."
+)
+MULTIPLICITY = (
+    "H1–H5 are separate pre-stated claims, each tested at its own level without correction. The "
+    "pairs table is exploratory: it lists Holm-adjusted p-values across all its pairs."
+)
+
+
 def compare(
     policies: Sequence[PolicyRuns],
     roles: Mapping[str, str] | None = None,
     margin: float = NONINFERIORITY_MARGIN,
+    real: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The whole comparison as a JSON-ready dict: rows, pairwise tests, hypotheses."""
     if not policies:
         raise CompareError("nothing to compare: no policies")
+    pairs = [pair_row(a, b) for a, b in itertools.combinations(policies, 2)]
+    for pair, adjusted in zip(pairs, metrics.holm_adjust([p["p_value"] for p in pairs]), strict=True):
+        pair["p_holm"] = adjusted
     return {
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "policies": [policy_row(p) for p in policies],
-        "pairs": [pair_row(a, b) for a, b in itertools.combinations(policies, 2)],
+        "pairs": pairs,
         "roles": dict(roles or {}),
-        "hypotheses": hypotheses(policies, roles or {}, margin),
+        "hypotheses": hypotheses(policies, roles or {}, margin, real),
         "alpha": ALPHA,
         "noninferiority_margin": margin,
+        "sidedness": SIDEDNESS,
+        "multiple_comparisons": MULTIPLICITY,
         "pairing": "non-mirrored episodes matched by (scenario, seed)",
     }
 
@@ -478,7 +537,7 @@ def render(result: Mapping[str, Any], policies: Sequence[PolicyRuns], out_dir: P
     doc.heading("Paired comparisons (McNemar exact, matched episodes)")
     if result["pairs"]:
         doc.table(
-            ["A", "B", "matched", "A successes", "B successes", "A only", "B only", "A − B", "p"],
+            ["A", "B", "matched", "A successes", "B successes", "A only", "B only", "A − B", "p", "Holm p"],
             [
                 [
                     p["a"],
@@ -490,6 +549,7 @@ def render(result: Mapping[str, Any], policies: Sequence[PolicyRuns], out_dir: P
                     p["b_only"],
                     "—" if p["difference"] is None else f"{100 * p['difference']:+.1f} pp",
                     fmt_num(p["p_value"], 4),
+                    fmt_num(p.get("p_holm"), 4),
                 ]
                 for p in result["pairs"]
             ],
@@ -501,6 +561,8 @@ def render(result: Mapping[str, Any], policies: Sequence[PolicyRuns], out_dir: P
         f"α = {result['alpha']}; H2 non-inferiority margin {100 * result['noninferiority_margin']:.0f} pp; "
         f"roles: {', '.join(f'{k}={v}' for k, v in result['roles'].items()) or 'none given'}."
     )
+    doc.para(f"Sidedness: {result['sidedness']}")
+    doc.para(f"Multiple comparisons: {result['multiple_comparisons']}")
     doc.table(
         ["id", "claim", "verdict", "evidence"],
         [[h["id"], h["claim"], h["verdict"], h["evidence"]] for h in result["hypotheses"]],
@@ -518,10 +580,11 @@ def write_comparison(
     out_dir: str | Path,
     roles: Mapping[str, str] | None = None,
     margin: float = NONINFERIORITY_MARGIN,
+    real: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Path]:
     """Compute the comparison; write ``compare.json``, ``.md`` and ``.html`` into ``out_dir``."""
     out_dir = Path(out_dir)
-    result = compare(policies, roles, margin)
+    result = compare(policies, roles, margin, real)
     doc = render(result, policies, out_dir)
     return {
         "json": atomic_write_json(out_dir / "compare.json", result),
@@ -600,6 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data", nargs="+", help="episodes for open-loop RMSE (files, folders, manifests)")
     parser.add_argument("--open-loop", nargs="+", default=[], help="eval.open_loop JSON results to include")
+    parser.add_argument(
+        "--real-trials", help="real-robot trials CSV (policy,scenario,trials,successes) for H5 (real)"
+    )
     parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder (default ./compare)")
     return parser
 
@@ -608,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         roles = parse_roles(args.roles)
+        real = real_success_by_policy(args.real_trials) if args.real_trials else None
         if args.policies:
             run_dirs = run_policies(
                 args.policies, args.out / "runs", args.episodes, args.suite, args.seed, args.set
@@ -616,7 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_dirs = find_run_dirs(args.runs)
         policies = load_policy_runs(run_dirs, args.labels)
         _attach_open_loop(policies, args.data, args.open_loop)
-        paths = write_comparison(policies, args.out, roles, args.margin)
+        paths = write_comparison(policies, args.out, roles, args.margin, real)
     except (CompareError, ResultsError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

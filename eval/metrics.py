@@ -332,3 +332,26 @@ def summarize_latency(ms: Sequence[float]) -> dict[str, float | int | None]:
         "mean": float(values.mean()),
         "n": int(values.size),
     }
+
+
+# --------------------------------------------------------------------------- multiple comparisons
+
+
+def holm_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm–Bonferroni adjusted p-values (family-wise error control), in the input order.
+
+    Sort the m p-values ascending; the i-th (0-based) gets ``max_{j <= i} min(1, (m − j) · p_(j))``.
+    Rejecting where the adjusted value is below α is Holm's step-down procedure. ``None`` entries (no
+    test) stay None and do not count towards m.
+    """
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    for p, _ in present:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"holm_adjust: p-values must be in [0, 1], got {p}")
+    m = len(present)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out

@@ -21,8 +21,10 @@ def write_run(
     p50: float | None = 150.0,
     seeds: list[int] | None = None,
 ) -> Path:
-    """A minimal results.json: episode i is scenario left/right (alternating) with seed 100 + i."""
+    """A minimal results.json: episode i is scenario left/right (alternating) with seed 100 + i; every
+    step of every episode took ``p50`` ms (no per-step samples at all when ``p50`` is None)."""
     seeds = seeds if seeds is not None else [100 + i for i in range(len(successes))]
+    samples = {} if p50 is None else {"latency_samples_ms": {"total_ms": [p50] * 5}}
     episodes = [
         {
             "episode": i,
@@ -32,6 +34,7 @@ def write_run(
             "spl": 0.9 if ok else 0.0,
             "soft_spl": 0.95 if ok else 0.3,
             "instruction_flipped": False,
+            **samples,
         }
         for i, (seed, ok) in enumerate(zip(seeds, successes, strict=True))
     ]
@@ -111,7 +114,8 @@ def test_main_role_restricts_h4_h5_and_pairs_use_matched_episodes(tmp_path: Path
     write_run(tmp_path / "b", "B", [False] * 6, seeds=[100 + i for i in range(4, 10)])
     runs = compare.load_policy_runs([tmp_path / "a", tmp_path / "b"])
     result = compare.compare(runs, {"main": "A"})
-    assert [h.get("policy") for h in result["hypotheses"] if h["id"] in ("H4", "H5")] == ["A", "A"]
+    # H4, H5 (sim) and H5 (real), each for the main policy only
+    assert [h.get("policy") for h in result["hypotheses"] if h["id"] in ("H4", "H5")] == ["A", "A", "A"]
     assert result["pairs"][0]["matched"] == 6 and result["pairs"][0]["a_only"] == 6
 
 
@@ -121,7 +125,8 @@ def test_runs_of_one_label_merge_and_duplicates_raise(tmp_path: Path):
     [merged] = compare.load_policy_runs([tmp_path / "r1", tmp_path / "r2"])
     assert (merged.n, merged.k) == (10, 5)
     row = compare.policy_row(merged)
-    assert row["latency_total_ms"]["p50"] == pytest.approx(150.0) and row["latency_total_ms"]["approx"]
+    # pooled exactly from the stored per-step samples of both runs: 25 steps at 100 ms, 25 at 200 ms
+    assert row["latency_total_ms"] == {"p50": 150.0, "p95": 200.0, "max": 200.0, "mean": 150.0, "n": 50}
     assert (
         row["instruction_sensitivity"]["episodes"] == 8 and row["instruction_sensitivity"]["named_side"] == 4
     )
@@ -218,3 +223,78 @@ def test_policies_mode_runs_the_closed_loop_on_the_same_seeds(tmp_path: Path):
         for name in ("replay_core", "random")
     ]
     assert seeds == [3, 3]
+
+
+def _runs_with(tmp_path: Path, a: tuple[str, list[bool]], b: tuple[str, list[bool]]):
+    write_run(tmp_path / a[0], a[0], a[1])
+    write_run(tmp_path / b[0], b[0], b[1])
+    return compare.load_policy_runs([tmp_path / a[0], tmp_path / b[0]])
+
+
+def test_h2_probe_lora_1900_vs_full_1940_of_2000_is_noninferior(tmp_path: Path):
+    # 2,000 matched episodes: full succeeds on 1,940, LoRA on 1,900 of them (40 full-only, 0
+    # LoRA-only). McNemar is highly significant, but −2.0 pp with Newcombe [−3.2, −0.8] pp lies inside
+    # the 5 pp margin: non-inferiority is shown, so H2 is supported.
+    full = [i < 1940 for i in range(2000)]
+    lora = [i < 1900 for i in range(2000)]
+    runs = _runs_with(tmp_path, ("lora", lora), ("full", full))
+    h2 = by_id(compare.hypotheses(runs, {"lora": "lora", "full": "full"}), "H2")
+    d, lo, hi = h2["difference_interval"]
+    assert d == pytest.approx(-0.02)
+    assert round(100 * lo, 1) == -3.2 and round(100 * hi, 1) == -0.8
+    assert h2["pair"]["p_value"] < 1e-10
+    assert h2["verdict"] == "supported"
+
+
+def test_h2_interval_straddling_the_margin_is_inconclusive_and_below_it_not_supported(tmp_path: Path):
+    runs = _runs_with(
+        tmp_path, ("lora", [i < 170 for i in range(200)]), ("full", [i < 180 for i in range(200)])
+    )
+    h2 = by_id(compare.hypotheses(runs, {"lora": "lora", "full": "full"}), "H2")
+    assert h2["difference_interval"][1] < -0.05 < h2["difference_interval"][2]
+    assert h2["verdict"] == "inconclusive"
+    runs = _runs_with(
+        tmp_path, ("lora", [i < 100 for i in range(200)]), ("full", [i < 180 for i in range(200)])
+    )
+    h2 = by_id(compare.hypotheses(runs, {"lora": "lora", "full": "full"}), "H2")
+    assert h2["difference_interval"][2] < -0.05 and h2["verdict"] == "not supported"
+
+
+def test_h4_is_judged_on_the_per_step_p95(tmp_path: Path):
+    # 100 episodes of 20 steps: 1,800 steps at 100 ms and 200 at 450 ms. p50 = 100 ms would pass the
+    # 200 ms bar; the per-step p95 is 450 ms (linear interpolation between sorted steps 1,899 and
+    # 1,900, both 450 ms), so H4 is not supported.
+    run = write_run(tmp_path / "slow", "slow", [True] * 100)
+    data = json.loads((run / "results.json").read_text())
+    for i, ep in enumerate(data["episodes"]):
+        ep["latency_samples_ms"] = {"total_ms": [450.0 if i < 10 else 100.0] * 20}
+    (run / "results.json").write_text(json.dumps(data))
+    [slow] = compare.load_policy_runs([run])
+    h4 = by_id(compare.hypotheses([slow], {}), "H4")
+    assert "p95 450.0 ms" in h4["evidence"] and "p50 100.0" in h4["evidence"]
+    assert h4["verdict"] == "not supported"
+
+
+def test_h5_sim_is_labelled_and_real_is_not_tested_without_real_trials(tmp_path: Path):
+    csv = tmp_path / "trials.csv"
+    csv.write_text("policy,scenario,trials,successes\nA,1box_hori_left_core_medium,30,26\nA,x,30,25\n")
+    write_run(tmp_path / "a", "A", [True] * 20)
+    runs = compare.load_policy_runs([tmp_path / "a"])
+    hyps = compare.hypotheses(runs, {})
+    sim, real = [h for h in hyps if h["id"] == "H5"]
+    assert sim["setting"] == "sim" and "in sim" in sim["claim"] and sim["verdict"] == "supported"
+    assert real["setting"] == "real" and real["verdict"] == "not tested"
+    from eval.real_trials import real_success_by_policy
+
+    real = [h for h in compare.hypotheses(runs, {}, real=real_success_by_policy(csv)) if h["id"] == "H5"][1]
+    assert "51/60" in real["evidence"] and real["verdict"] == "inconclusive"  # Wilson [0.74, 0.92]
+
+
+def test_report_states_sidedness_and_holm_adjusts_the_pairs(sweep: Path, tmp_path: Path):
+    runs = compare.load_policy_runs(compare.find_run_dirs([sweep]))
+    result = compare.compare(runs, {})
+    raw = [p["p_value"] for p in result["pairs"]]
+    assert [p["p_holm"] for p in result["pairs"]] == compare.metrics.holm_adjust(raw)
+    assert "one-sided" in result["sidedness"] and "Holm" in result["multiple_comparisons"]
+    md = "\n".join(compare.render(result, runs, tmp_path).md)
+    assert "Holm p" in md and "Sidedness:" in md and "Multiple comparisons:" in md

@@ -191,3 +191,12 @@ def test_summarize_latency():
     s = m.summarize_latency(range(1, 101))
     assert s == pytest.approx({"p50": 50.5, "p95": 95.05, "max": 100.0, "mean": 50.5, "n": 100})
     assert m.summarize_latency([]) == {"p50": None, "p95": None, "max": None, "mean": None, "n": 0}
+
+
+def test_holm_adjust_by_hand():
+    # sorted 0.01, 0.03, 0.04 (m = 3): 3·0.01 = 0.03; max(0.03, 2·0.03) = 0.06; max(0.06, 1·0.04) = 0.06
+    assert m.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert m.holm_adjust([0.5, None, 0.6])[1] is None and m.holm_adjust([0.5, None, 0.6])[0] == 1.0
+    assert m.holm_adjust([]) == []
+    with pytest.raises(ValueError, match="p-values"):
+        m.holm_adjust([1.5])

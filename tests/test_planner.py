@@ -122,3 +122,41 @@ def test_scenario_method_uses_the_planner():
     expected = 2 * math.sqrt(4 - R * R) + R * (math.pi - 2 * math.acos(R / 2)) - GOAL_R
     assert scenario.shortest_path_length(RHO) == pytest.approx(expected, abs=1e-9)
     assert scenario.path_length_from(4.0, 0.1, RHO) == 0.0
+
+
+def test_soft_spl_remaining_distance_is_by_path_robot_stopped_in_front_of_the_pot():
+    # The robot of test_cylinder stopped 0.7 m in front of the pot's centre, at (1.3, 0), after driving
+    # 1.3 m. Straight to the goal disc it is 2.5 m; by path it goes round the pot: tangent
+    # sqrt(0.7² − R²), arc R (π − acos(R/0.7) − acos(R/2)), tangent sqrt(4 − R²), minus the goal radius.
+    from eval.rollout import path_efficiency
+
+    pot = Obstacle("pot", 2.0, 0.0, radius=0.34, height=0.3)
+    target = Obstacle("basket", 4.6, 0.0, radius=0.17, height=0.2)
+    scenario = Scenario(
+        "hand",
+        "basket2026",
+        {},
+        "",
+        "left",
+        (0.0, 0.0, 0.0),
+        (pot,),
+        target,
+        Goal(4.0, 0.0, GOAL_R, 0.0, 0.5),
+        ARENA,
+    )
+    R = 0.5
+    d_start = 2 * math.sqrt(4 - R * R) + R * (math.pi - 2 * math.acos(R / 2)) - GOAL_R
+    d_end = (
+        math.sqrt(0.49 - R * R)
+        + R * (math.pi - math.acos(R / 0.7) - math.acos(R / 2))
+        + math.sqrt(4 - R * R)
+        - GOAL_R
+    )
+    got = path_efficiency(scenario, RHO, (1.3, 0.0), False, 1.3)
+    assert got["d_start_m"] == pytest.approx(d_start, abs=1e-9)
+    assert got["d_end_m"] == pytest.approx(d_end, abs=1e-9)
+    assert got["spl"] == 0.0
+    assert got["soft_spl"] == pytest.approx(1 - d_end / d_start, abs=1e-9)  # d_start > 1.3 m driven
+    # by straight line (2.5 m) it would have claimed more progress than the robot made
+    assert got["soft_spl"] == pytest.approx(0.299, abs=1e-3)
+    assert 1 - 2.5 / d_start == pytest.approx(0.363, abs=1e-3)
