@@ -78,6 +78,15 @@ def test_results_json_rows_and_summary(tmp_path):
     assert row["seed"] == 0 and results["episodes"][2]["seed"] == 2
     assert 0 < row["spl"] <= 1 and row["d_start_m"] <= row["path_length_m"] + 1e-9
     s = results["summary"]
+    # latency per step: every statistic is that of the stored samples; warm-up calls are kept apart
+    steps = [v for ep in results["episodes"] for v in ep["latency_samples_ms"]["total_ms"]]
+    warm = [v for ep in results["episodes"] for v in ep["latency_warmup_ms"].get("total_ms", [])]
+    total = s["latency_ms"]["total_ms"]
+    assert total["max"] == max(steps) and total["n"] == len(steps)
+    assert total["p95"] == pytest.approx(float(np.percentile(steps, 95)), abs=1e-12)
+    assert len(warm) == s["latency_warmup"]["calls"] == 5  # one worker: its first 5 act() calls
+    assert len(steps) + len(warm) == sum(ep["steps"] for ep in results["episodes"])
+    assert s["latency_target"]["statistic"] == "p95" and s["latency_basis"]
     assert s["episodes"] == 3 and "side=left" in s["per_tag"] or "side=right" in s["per_tag"]
     prov = results["provenance"]
     assert prov["seeds"] == [0, 1, 2] and "pybullet" in prov["packages"] and prov["git_commit"]
