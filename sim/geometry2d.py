@@ -25,23 +25,30 @@ def point_rect_distance(px: float, py: float, hx: float, hy: float) -> float:
     return math.hypot(max(abs(px) - hx, 0.0), max(abs(py) - hy, 0.0))
 
 
-def segment_hits_rect(ax: float, ay: float, bx: float, by: float, hx: float, hy: float) -> bool:
-    """Whether segment AB (rectangle frame) meets the closed rectangle (Liang–Barsky clipping)."""
-    dx, dy = bx - ax, by - ay
+def clip_segment(
+    a: tuple[float, float], b: tuple[float, float], rect: tuple[float, float, float, float], open_: bool
+) -> tuple[float, float] | None:
+    """Liang–Barsky: the parameter interval ``(t0, t1)`` of segment AB inside the axis-aligned ``rect``
+    ``(xmin, xmax, ymin, ymax)``, or None. ``open_``: against the open rectangle (a segment along its
+    boundary, or through a corner, is outside)."""
+    xmin, xmax, ymin, ymax = rect
+    dx, dy = b[0] - a[0], b[1] - a[1]
     t0, t1 = 0.0, 1.0
-    for p, q in ((-dx, ax + hx), (dx, hx - ax), (-dy, ay + hy), (dy, hy - ay)):
+    for p, q in ((-dx, a[0] - xmin), (dx, xmax - a[0]), (-dy, a[1] - ymin), (dy, ymax - a[1])):
         if p == 0.0:
-            if q < 0.0:
-                return False
+            if q < 0.0 or (open_ and q == 0.0):
+                return None
+        elif p < 0.0:
+            t0 = max(t0, q / p)
         else:
-            t = q / p
-            if p < 0.0:
-                t0 = max(t0, t)
-            else:
-                t1 = min(t1, t)
-            if t0 > t1:
-                return False
-    return True
+            t1 = min(t1, q / p)
+    inside = t1 - t0 > 1e-9 if open_ else t0 <= t1
+    return (t0, t1) if inside else None
+
+
+def segment_hits_rect(ax: float, ay: float, bx: float, by: float, hx: float, hy: float) -> bool:
+    """Whether segment AB (rectangle frame) meets the closed rectangle ``[-hx, hx] × [-hy, hy]``."""
+    return clip_segment((ax, ay), (bx, by), (-hx, hx, -hy, hy), open_=False) is not None
 
 
 def rect_corners(hx: float, hy: float) -> tuple[tuple[float, float], ...]:

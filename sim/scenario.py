@@ -485,17 +485,6 @@ def shortest_path_length(scenario: Scenario, robot_radius: float) -> float:
 
 def segment_hits_box(p, q, box) -> bool:
     """Whether segment p→q passes through the open rectangle ``box`` (Liang–Barsky clipping)."""
-    xmin, xmax, ymin, ymax = box
-    dx, dy = q[0] - p[0], q[1] - p[1]
-    t0, t1 = 0.0, 1.0
-    for pk, qk in ((-dx, p[0] - xmin), (dx, xmax - p[0]), (-dy, p[1] - ymin), (dy, ymax - p[1])):
-        if pk == 0:
-            if qk <= 0:
-                return False
-        else:
-            t = qk / pk
-            if pk < 0:
-                t0 = max(t0, t)
-            else:
-                t1 = min(t1, t)
-    return t1 - t0 > 1e-9
+    from sim.geometry2d import clip_segment
+
+    return clip_segment(p, q, box, open_=True) is not None
