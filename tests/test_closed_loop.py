@@ -8,8 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from eval.closed_loop import DETERMINISTIC_FIELDS, load_config, main, run
 from common.rundir import RunDirError
+from eval.closed_loop import DETERMINISTIC_FIELDS, load_config, main, run
 from policies import BasePolicy, register_policy
 from sim.scenario import instruction_for, parse_scenario_name
 
