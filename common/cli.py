@@ -30,11 +30,12 @@ def error_message(exc: BaseException) -> str:
     return "; ".join(lines) or type(exc).__name__
 
 
-def run_main(fn: Callable[[], int | None]) -> int:
-    """Run a command body; bad input (``HANDLED``) prints ``error: …`` on stderr and returns 2."""
+def run_main(fn: Callable[[], int | None], also: tuple[type[BaseException], ...] = ()) -> int:
+    """Run a command body; bad input (``HANDLED``, plus ``also`` for commands whose libraries still signal
+    bad input with other types) prints ``error: …`` on stderr and returns 2."""
     try:
         code = fn()
-    except HANDLED as exc:
+    except (*HANDLED, *also) as exc:
         print(f"error: {error_message(exc)}", file=sys.stderr)
         return 2
     return 0 if code is None else int(code)
