@@ -108,6 +108,9 @@ def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
             f"registered types: {', '.join(sorted(registry))}"
         )
     check_arguments(registry[policy_type], cfg, name)
-    policy = registry[policy_type](**cfg)
+    try:
+        policy = registry[policy_type](**cfg)
+    except TypeError as exc:  # a setting of the wrong type (the names were checked above)
+        raise ConfigError(f"policy {name!r}: {exc}") from exc
     policy.name = name
     return policy

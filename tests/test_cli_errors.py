@@ -57,6 +57,16 @@ def test_closed_loop_bad_values_name_the_key(override, expected, tmp_path, capsy
     assert not out.exists() or not (out / "run.json").exists()
 
 
+def test_closed_loop_policy_setting_of_the_wrong_type_names_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--policy", "vla_tiny", "policy.model.window=abc", "--out", str(out), *SMALL]
+    assert closed_loop.main(args) == 2
+    assert error_line(capsys) == (
+        "error: policy 'vla_tiny': vla policy 'model' settings.window: expected an int, got 'abc' (str)"
+    )
+    assert not out.exists()
+
+
 def test_closed_loop_flag_values_are_checked_up_front(tmp_path, capsys):
     out = tmp_path / "run"
     assert closed_loop.main(["--policy", "scripted", "--workers", "0", "--out", str(out), *SMALL]) == 2
