@@ -37,6 +37,7 @@ def results(tmp_path_factory):
     return run(cfg, tmp_path_factory.mktemp("best"))
 
 
+@pytest.mark.slow  # 10 closed-loop episodes of the shipped VLA
 def test_best_drives_fixed_seed_episodes_of_the_default_suite_to_success(results):
     rows = [r for r in results["episodes"] if not r["instruction_flipped"]]
     failed = [(r["seed"], r["scenario"], r["failure_reason"]) for r in rows if not r["success"]]

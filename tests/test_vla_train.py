@@ -135,6 +135,7 @@ def sim_run(tiny_dir, sim_data, tmp_path_factory: pytest.TempPathFactory):
     return out
 
 
+@pytest.mark.slow  # trains on generated sim data (the slowest fixture of the suite)
 def test_tiny_model_trained_on_sim_data_beats_mean_action_on_held_out_episodes(sim_run, sim_data):
     _, val_paths = sim_data
     provenance = json.loads((sim_run / "data_manifest.json").read_text())
@@ -179,6 +180,7 @@ def open_loop_rmse(policy, paths) -> float:
     return float(np.sqrt(np.mean(np.square(errors))))
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_tiny_model_beats_mean_action_baseline_on_held_out_episodes(run, data, tiny_dir):
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert "last" in ckpts
