@@ -183,3 +183,26 @@ def test_open_loop_set_keeps_the_other_nested_settings(one_episode, tmp_path, mo
                            "--out", str(tmp_path / "o.json")]) == 2
     assert seen["model"]["window"] == 4 and seen["model"]["head"]["type"] == "lstm"
     assert seen["model"]["backbone"]["init"] == "tiny" and seen["preprocess"]["resize"] == 56
+
+
+# ------------------------------------------------------------------------------- sim2real
+def test_sim2real_says_what_the_trials_csv_does_not_match(tmp_path, capsys):
+    from eval import sim2real
+    from tests.test_compare import write_run
+
+    write_run(tmp_path / "runs" / "s", "scripted", [True] * 10)
+    write_run(tmp_path / "runs" / "r", "random", [False] * 10)
+    csv_path = tmp_path / "trials.csv"
+    csv_path.write_text("policy,scenario,trials,successes\nscripted,left_core,10,9\nrandom,hallway,10,2\n"
+                        "scriptd,left_core,5,5\n")
+    args = ["--sim-runs", str(tmp_path / "runs"), "--real-trials", str(csv_path), "--out", str(tmp_path)]
+    assert sim2real.main(args) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: real-trials policy 'scriptd' has no sim run and is left out (sim runs: random, scripted); "
+        "did you mean 'scripted'?",
+        "warning: policy 'random': real scenario 'hallway' has no sim counterpart (it is not a scenario name "
+        "of the sim taxonomy); its sim success counts all its sim episodes",
+    ]
+    assert sim2real.main([*args, "--strict"]) == 2
+    assert error_line(capsys).startswith("error: --strict: real-trials policy 'scriptd' has no sim run")
