@@ -202,3 +202,15 @@ def test_make_policy_merges_overrides_in_depth(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"policy 'nested' has no argument policy.windw; its arguments: "
                                          r"model, gain"):
         make_policy("nested", windw=4)
+
+
+def test_a_second_closed_loop_run_into_a_busy_folder_is_refused(tmp_path):
+    cfg = closed_loop_config(["policy=scripted", "episodes=1", "env.camera.width=64", "env.camera.height=36",
+                              "videos=0", "report=false", "progress=false"])
+    busy = pytest.raises(RunDirError, match=f"{tmp_path} is in use by another eval.closed_loop")
+    with locked(tmp_path), busy:
+        run(cfg, tmp_path)
+    assert not (tmp_path / "run.json").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file; expected a directory"):
+        run(cfg, tmp_path / "file")
