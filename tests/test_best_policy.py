@@ -45,6 +45,7 @@ def test_best_drives_fixed_seed_episodes_of_the_default_suite_to_success(results
     assert {r["tags"]["side"] for r in rows if r["success"]} == {"left", "right"}
 
 
+@pytest.mark.slow  # shares the 10 closed-loop episodes above (the default run keeps the loading test)
 def test_best_goes_round_the_side_the_instruction_names(results):
     sensitivity = results["summary"]["instruction_sensitivity"]
     assert sensitivity["original_named_side_rate"] >= 0.8
