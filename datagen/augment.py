@@ -29,15 +29,14 @@ import re
 import shutil
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from common.workers import spawn_pool
 from datagen.manifest import (
     MANIFEST_NAME,
     ManifestEntry,
@@ -362,7 +361,7 @@ def augment_paths(
     files = [f for f in files if out_abs not in f.resolve().parents]
     jobs = [(f, out_dir, config, include_originals) for f in files]
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with spawn_pool(workers) as pool:
             results = list(pool.map(_augment_file_args, jobs))
     else:
         results = [_augment_file_args(job) for job in jobs]

@@ -39,14 +39,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.cli import BenchError, run_main
+from common.config import MAX_EPISODES as COMMON_MAX_EPISODES
+from common.config import compose, get_int
+from common.rundir import RunDirError, check_run_record, locked
+from common.workers import spawn_pool
 from datagen.generation_summary import format_summary, summarize
 from datagen.manifest import (
     MANIFEST_NAME,
@@ -75,6 +80,7 @@ CONFIG_NAME = "datagen"
 RUN_RECORD = "generation.json"
 SUMMARY_NAME = "summary.json"
 INDEX_DIGITS = 6
+MAX_EPISODES = min(10**INDEX_DIGITS, COMMON_MAX_EPISODES)
 SHARD_MANIFEST = "manifest.shard{shard:03d}-of-{num_shards:03d}.jsonl"
 HASH_EXCLUDED = ("episodes", "out", "workers", "shard", "num_shards", "merge", "progress", "max_attempts")
 """Config keys that do not change any file's bytes (so a run may be extended, resumed or re-sharded)."""
@@ -82,18 +88,15 @@ _INDEX_RE = re.compile(r"__sim(\d+)\.")
 _SHARD_MANIFEST_RE = re.compile(r"^manifest\.shard(\d{3})-of-(\d{3})\.jsonl$")
 
 
-class GenerationError(RuntimeError):
+class GenerationError(BenchError, RuntimeError):
     """The generation cannot go on; the message names the folder, file, episode or key involved."""
 
 
 # ---------------------------------------------------------------------------------- configuration
 def load_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """``configs/datagen.yaml`` composed with Hydra ``key=value`` overrides (Hydra's own node dropped)."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
-    return cfg
+    """``configs/datagen.yaml`` composed with Hydra ``key=value`` overrides (Hydra's own node dropped);
+    ``ConfigError`` naming a bad override or an unknown key."""
+    return compose(CONFIG_NAME, overrides, CONFIG_DIR)
 
 
 @dataclass(frozen=True)
@@ -114,12 +117,14 @@ class RunSettings:
     def from_config(cls, cfg: DictConfig) -> RunSettings:
         if cfg.out is None or str(cfg.out) == "":
             raise ValueError("out=null: give the output folder with --out DIR (or out=DIR)")
+        get_int(cfg, "seed", 0)
         settings = cls(episodes=_int(cfg, "episodes"), out=Path(str(cfg.out)), workers=_int(cfg, "workers"),
                        shard=_int(cfg, "shard"), num_shards=_int(cfg, "num_shards"),
                        max_attempts=_int(cfg, "max_attempts"), gzip_level=_int(cfg, "gzip_level"),
                        merge=bool(cfg.merge), progress=bool(cfg.progress))
         checks = [
-            (settings.episodes >= 1, "episodes", settings.episodes, "an integer >= 1"),
+            (1 <= settings.episodes <= MAX_EPISODES, "episodes", settings.episodes,
+             f"an integer in 1..{MAX_EPISODES} (file names hold a {INDEX_DIGITS}-digit index)"),
             (settings.workers >= 1, "workers", settings.workers, "an integer >= 1"),
             (settings.num_shards >= 1, "num_shards", settings.num_shards, "an integer >= 1"),
             (0 <= settings.shard < settings.num_shards, "shard", settings.shard,
@@ -134,10 +139,7 @@ class RunSettings:
 
 
 def _int(cfg: DictConfig, key: str) -> int:
-    value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key}={value!r} is invalid: expected an integer")
-    return int(value)
+    return get_int(cfg, key)
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -405,31 +407,17 @@ def clean_temp_files(out: Path, indices: set[int] | None, shard_manifest: str | 
 
 
 def _check_run_record(out: Path, cfg: DictConfig, digest: str) -> None:
-    """Write ``generation.json`` (config and hash) or check that the folder's matches this config."""
-    path = out / RUN_RECORD
+    """Write ``generation.json`` (config and hash) or check that the folder's matches this config (a larger
+    ``episodes`` extends the record); ``GenerationError`` naming the differing keys."""
     content = _content_config(cfg)
-    record = {"config_hash": digest, "episodes": int(cfg.episodes), "config": content}
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise GenerationError(f"{path} is unreadable ({exc}); delete it to start afresh") from exc
-        if previous.get("config_hash") != digest:
-            changed = _changed_keys(previous.get("config", {}), content)
-            raise GenerationError(
-                f"{out} holds a generation with a different config (hash {previous.get('config_hash')} != "
-                f"{digest}; differing keys: {', '.join(changed) or '?'}); choose another --out or delete it"
-            )
-        if int(previous.get("episodes", 0)) >= int(cfg.episodes):
-            return
-    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-
-def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(set(a) | set(b))
-        return [k for key in keys for k in _changed_keys(a.get(key), b.get(key), f"{prefix}{key}.")]
-    return [] if a == b else [prefix.rstrip(".")]
+    try:
+        write = check_run_record(out / RUN_RECORD, content, counts={"episodes": int(cfg.episodes)},
+                                 what="generation")
+    except RunDirError as exc:
+        raise GenerationError(str(exc)) from exc
+    if write:
+        record = {"config_hash": digest, "episodes": int(cfg.episodes), "config": content}
+        write_text_atomic(out / RUN_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def _manifest_entry(out: Path, file: str, fields: dict[str, Any]) -> ManifestEntry:
@@ -452,15 +440,32 @@ class GenerationResult:
 
 
 def generate(cfg: DictConfig) -> GenerationResult:
-    """Generate (or resume) the episodes of this shard; see the module docstring."""
-    from sim.quiet import suppress_c_stdout
+    """Generate (or resume) the episodes of this shard; see the module docstring.
 
+    The folder is locked for the run (shared between the shards of one generation, each shard exclusive):
+    a second run into it is refused with ``GenerationError`` instead of deleting the first one's files."""
     settings = RunSettings.from_config(cfg)
     suite = build_suite(cfg)  # fail fast on a bad suite, env or expert before any process starts
     sim_settings(cfg)
     make_expert(cfg)
+    prepare_out_dir(settings.out)
+    sharded = settings.num_shards > 1
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(locked(settings.out, shared=sharded, what="datagen.generate run"))
+            if sharded:
+                stack.enter_context(locked(settings.out, name=f"shard{settings.shard:03d}-of-"
+                                           f"{settings.num_shards:03d}", what="datagen.generate run of "
+                                           f"shard {settings.shard}"))
+            return _generate_locked(cfg, settings, suite)
+    except RunDirError as exc:
+        raise GenerationError(str(exc)) from exc
+
+
+def _generate_locked(cfg: DictConfig, settings: RunSettings, suite) -> GenerationResult:
+    from sim.quiet import suppress_c_stdout
+
     out = settings.out
-    prepare_out_dir(out)
     digest = config_hash(cfg)
     _check_run_record(out, cfg, digest)
     indices = shard_indices(settings.episodes, settings.shard, settings.num_shards)
@@ -485,9 +490,7 @@ def generate(cfg: DictConfig) -> GenerationResult:
             finally:
                 rt.env.close()
         else:
-            ctx = get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(OmegaConf.to_yaml(cfg),)) as pool:
+            with spawn_pool(workers, _init_worker, (OmegaConf.to_yaml(cfg),)) as pool:
                 futures = {pool.submit(_produce_in_worker, i): i for i in indices}
                 for future in as_completed(futures):
                     _collect(futures[future], future.result, results, errors, bar)
@@ -665,22 +668,19 @@ def _hydra_multirun(overrides: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)  # key=value may sit between flags
-    try:
-        if args.merge:
-            result = merge(args.merge, rebuild=args.rebuild, episodes=args.episodes)
-            _print_result(result)
-            return 0
-        overrides = _overrides(args)
-        if args.multirun:
-            if args.out is None and not any(o.startswith("out=") for o in overrides):
-                raise ValueError("--multirun needs --out DIR (every shard writes into the same folder)")
-            return _hydra_multirun(overrides)
-        result = generate(load_config(overrides))
-    except (GenerationError, ValueError, FileNotFoundError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    _print_result(result)
+    return run_main(lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.merge:
+        _print_result(merge(args.merge, rebuild=args.rebuild, episodes=args.episodes))
+        return 0
+    overrides = _overrides(args)
+    if args.multirun:
+        if args.out is None and not any(o.startswith("out=") for o in overrides):
+            raise ValueError("--multirun needs --out DIR (every shard writes into the same folder)")
+        return _hydra_multirun(overrides)
+    _print_result(generate(load_config(overrides)))
     return 0
 
 

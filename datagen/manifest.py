@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.cli import BenchError
 from datagen.schema import EPISODE_SUFFIX, try_parse_episode_name
 
 MANIFEST_NAME = "manifest.jsonl"
 _KNOWN_FIELDS = ("file", "split", "source", "source_episode", "tags")
 
 
-class ManifestError(ValueError):
+class ManifestError(BenchError, ValueError):
     """A manifest line is malformed; the message names the manifest file and line."""
 
 

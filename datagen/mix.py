@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import BenchError
 from datagen.manifest import (
     MANIFEST_NAME,
     ManifestEntry,
@@ -52,7 +53,7 @@ SUMMARY_TAGS = ("side", "pattern", "distance", "num_box", "orientation", "target
 UNKNOWN = "unknown"
 
 
-class MixError(ValueError):
+class MixError(BenchError, ValueError):
     """An impossible or ill-formed mix request; the message names the label / tag and the numbers."""
 
 

@@ -46,6 +46,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from common.cli import BenchError
 from sim.protocol import KEY_PRESS_S
 
 # ---------------------------------------------------------------------------------------------- keys
@@ -108,15 +109,15 @@ SOURCES = (SOURCE_REAL, SOURCE_SIM, SOURCE_AUGMENTED)
 EPISODE_SUFFIX = ".h5"
 
 
-class EpisodeFormatError(ValueError):
+class EpisodeFormatError(BenchError, ValueError):
     """An episode file or object does not follow the schema; the message names the file and the problem."""
 
 
-class EpisodeWriteError(OSError):
+class EpisodeWriteError(BenchError, OSError):
     """An episode could not be written; the message names the file or directory."""
 
 
-class EpisodeNameError(ValueError):
+class EpisodeNameError(BenchError, ValueError):
     """A file name does not follow either episode naming pattern."""
 
 

@@ -22,13 +22,16 @@ import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.cli import ConfigError, run_main
+from common.config import MAX_EPISODES, compose, get_bool, get_float, get_int
+from common.rundir import check_run_record, locked
+from common.workers import spawn_pool
 from eval import step_latency
 from eval.files import atomic_write_json
 from eval.metrics import trials_needed, wilson_interval
@@ -60,49 +63,26 @@ DETERMINISTIC_FIELDS = (
 
 
 # ---------------------------------------------------------------------------- configuration
-def quote_override_values(overrides: Sequence[str]) -> list[str]:
-    """Quote override values that hold an ``=`` (Hydra's grammar rejects them unquoted), such as the
-    checkpoint names ``policies.train`` writes: ``policy.checkpoint=ckpts/epoch=03-val_loss=0.0123`` becomes
-    ``policy.checkpoint='ckpts/epoch=03-val_loss=0.0123'``. Values already quoted, and values holding both
-    quote characters, are left unchanged."""
-    out = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        quoted = len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]
-        if sep and "=" in value and not quoted:
-            quote = "'" if "'" not in value else '"'
-            if quote not in value:
-                item = f"{key}={quote}{value}{quote}"
-        out.append(item)
-    return out
-
-
 def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     """The ``configs/closed_loop.yaml`` config composed with Hydra ``key=value`` overrides (values holding
-    an ``=`` are quoted first, see ``quote_override_values``)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-
-    overrides = quote_override_values(overrides)
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = compose(config_name="closed_loop", overrides=list(overrides), return_hydra_config=True)
-    except OverrideParseException as exc:
-        raise ValueError(
-            f"cannot parse the overrides {list(overrides)}: {exc} (Hydra override grammar: key=value; quote "
-            "values with special characters, e.g. 'policy.checkpoint=\"path with spaces\"')"
-        ) from exc
-    except MissingConfigException as exc:  # a subclass of ConfigCompositionException: handled first
-        group = next((g for g in ("policy", "env") if f"'{g}/" in str(exc) or f"{g}=" in str(exc)), None)
-        choices = sorted(p.stem for p in (CONFIG_DIR / (group or "policy")).glob("*.yaml"))
-        bad = [o for o in overrides if o.startswith(f"{group}=")] if group else overrides
-        raise KeyError(
-            f"unknown {group or 'config'} {', '.join(bad)}; known {group or 'policy'} configs: "
-            f"{', '.join(choices)} (configs/{group or 'policy'}/*.yaml)"
-        ) from exc
-    except ConfigCompositionException as exc:  # e.g. overriding a key the config lacks (use +key=value)
-        raise ValueError(f"{exc} ({exc.__cause__})" if exc.__cause__ else str(exc)) from exc
+    an ``=`` are quoted first); ``ConfigError`` naming a bad override, key or config name."""
+    cfg = compose("closed_loop", overrides, CONFIG_DIR, return_hydra_config=True)
     return finalize_config(cfg, str(cfg.hydra.runtime.choices.policy))
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Check the run-control values before anything runs or is written; ``ConfigError`` naming the key.
+
+    The env, suite, policy (with its checkpoint) and latency settings are checked by building them
+    (``run`` does that before it writes ``run.json``)."""
+    get_int(cfg, "episodes", 1, MAX_EPISODES)
+    get_int(cfg, "seed", 0)
+    get_int(cfg, "workers", 1)
+    get_int(cfg, "videos", 0)
+    for key in ("instruction_sensitivity", "report", "progress"):
+        get_bool(cfg, key)
+    get_float(cfg, "latency_in_loop.delay_ms", minimum=0.0)
+    get_float(cfg, "step_timeout_s", positive=True)
 
 
 def finalize_config(cfg: DictConfig, policy_name: str) -> DictConfig:
@@ -124,8 +104,7 @@ def plan_episodes(cfg: DictConfig) -> list[EpisodeSpec]:
     """Every episode of the run: the suite's scenario for each index, plus mirrored-instruction twins."""
     from sim.suites import load_suite
 
-    if int(cfg.episodes) < 1:
-        raise ValueError(f"episodes={cfg.episodes!r} is invalid; expected an integer >= 1")
+    check_config(cfg)
     suite = load_suite(cfg.suite or cfg.env.suite)
     specs = []
     for i in range(int(cfg.episodes)):
@@ -141,11 +120,16 @@ def default_out(cfg: DictConfig) -> Path:
     return REPO_ROOT / "runs" / "closed_loop" / f"{cfg.policy_name}-{suite}-seed{cfg.seed}-n{cfg.episodes}"
 
 
+RECORD_IGNORED = ("workers", "out", "videos", "report", "progress", "episodes")
+"""Keys that change no episode's result: a rerun may change them (``episodes``: extend or shrink the run,
+episode i depends only on (seed, i))."""
+
+
 def config_hash(cfg: DictConfig) -> str:
-    """Hash of everything that changes results (not workers, output folder, videos or progress bars)."""
+    """Hash of everything that changes results (``RECORD_IGNORED`` keys left out)."""
     data = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(data, dict)
-    for key in ("workers", "out", "videos", "report", "progress"):
+    for key in RECORD_IGNORED:
         data.pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -185,26 +169,36 @@ def run(cfg: DictConfig, out: str | Path | None = None) -> dict[str, Any]:
     from sim.quiet import suppress_c_stdout  # noqa: F401 - imported for its side effect on pybullet
 
     out_dir = Path(out or cfg.out or default_out(cfg))
-    specs = plan_episodes(cfg)
-    digest = config_hash(cfg)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    specs = plan_episodes(cfg)  # checks the run-control values and the suite
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file; expected a directory")
+    runtime = _make_runtime(cfg)  # checks env, policy, checkpoint and latency settings before any write
+    workers = int(cfg.workers)
+    if workers > 1:  # workers build their own; free this one
+        runtime[0].close()
+        runtime = None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with locked(out_dir, what="eval.closed_loop run"):
+            return _run_locked(cfg, out_dir, specs, runtime)
+    finally:
+        if runtime is not None:
+            runtime[0].close()
+
+
+def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtime) -> dict[str, Any]:
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
     run_file = out_dir / "run.json"
-    if run_file.exists():
-        previous = json.loads(run_file.read_text())
-        if previous.get("config_hash") != digest:
-            raise ValueError(
-                f"{out_dir} holds a run with a different config "
-                f"(hash {previous.get('config_hash')} != {digest}); "
-                "choose another --out or delete that directory"
-            )
-    else:
+    if check_run_record(run_file, config, counts={"episodes": int(cfg.episodes)}, ignore=RECORD_IGNORED,
+                        what="closed-loop run"):
         atomic_write_json(
-            run_file, {"config_hash": digest, "config": OmegaConf.to_container(cfg, resolve=True)}
+            run_file, {"config_hash": config_hash(cfg), "episodes": int(cfg.episodes), "config": config}
         )
     log = out_dir / "episodes.jsonl"
     done = _read_log(log)
     todo = [s for s in specs if s.key not in done]
-    workers = max(1, int(cfg.workers))
+    workers = int(cfg.workers)
     bar = _progress(len(specs), initial=len(specs) - len(todo), enabled=bool(cfg.progress))
     with log.open("a") as sink:
 
@@ -216,24 +210,18 @@ def run(cfg: DictConfig, out: str | Path | None = None) -> dict[str, Any]:
             bar.update(1)
 
         if todo and workers == 1:
-            env, policy, settings = _make_runtime(cfg)
-            try:
-                for spec in todo:
-                    record(run_episode(env, policy, spec, settings)[0])
-            finally:
-                env.close()
+            env, policy, settings = runtime
+            for spec in todo:
+                record(run_episode(env, policy, spec, settings)[0])
         elif todo:
-            ctx = get_context("spawn")
-            with ProcessPoolExecutor(
-                workers, mp_context=ctx, initializer=_init_worker, initargs=(OmegaConf.to_yaml(cfg),)
-            ) as pool:
+            with spawn_pool(workers, _init_worker, (OmegaConf.to_yaml(cfg),)) as pool:
                 futures = [pool.submit(_run_in_worker, spec) for spec in todo]
                 for future in as_completed(futures):
                     record(future.result())
     bar.close()
     rows = [done[s.key] for s in specs]
     if int(cfg.videos) > 0:
-        _record_videos(cfg, rows, out_dir, int(cfg.videos))
+        _record_videos(cfg, rows, out_dir, int(cfg.videos), runtime)
     results = {
         "summary": summarize(rows, str(cfg.policy_name), cfg),
         "provenance": provenance(cfg, [s.seed for s in specs if not s.flipped]),
@@ -284,14 +272,17 @@ def _progress(total: int, initial: int, enabled: bool):
     )
 
 
-def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int) -> None:
+def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int,
+                   runtime=None) -> None:
     """Re-run a few episodes (failures first) recording frames; episodes are deterministic, so the
-    replay is the same episode."""
+    replay is the same episode. ``runtime``: the (env, policy, settings) to use (made and closed here
+    when None)."""
     from eval.video import write_episode_video
 
     main_rows = [r for r in rows if not r["instruction_flipped"]]
     chosen = sorted(main_rows, key=lambda r: (r["success"], r["episode"]))[:count]
-    env, policy, settings = _make_runtime(cfg)
+    own = runtime is None
+    env, policy, settings = _make_runtime(cfg) if own else runtime
     try:
         for row in chosen:
             rel = f"videos/ep{row['episode']:04d}.gif"
@@ -301,7 +292,8 @@ def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, c
                 write_episode_video(out_dir / rel, frames, replay["trajectory"], replay["scene"])
             row["video"] = rel
     finally:
-        env.close()
+        if own:
+            env.close()
 
 
 # ---------------------------------------------------------------------------- summary
@@ -434,13 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{flag}={value}")
-    try:
-        cfg = load_config(overrides)
-        results = run(cfg)
-    except (KeyError, ValueError, FileNotFoundError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+    return run_main(lambda: _run_and_print(overrides))
+
+
+def _run_and_print(overrides: list[str]) -> int:
+    cfg = load_config(overrides)
+    results = run(cfg)
     print(format_summary(results))
     out = Path(cfg.out or default_out(cfg))
     print(f"run directory: {out}")

@@ -51,13 +51,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.cli import BenchError, run_main
 from eval import metrics, step_latency
 from eval.files import atomic_write_json, atomic_write_text
 from eval.real_trials import real_success_by_policy
 from eval.report import (
     RESULTS_FILE,
     Doc,
-    ResultsError,
     fmt_interval,
     fmt_num,
     fmt_pct,
@@ -83,7 +83,7 @@ SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = (
 )
 
 
-class CompareError(ValueError):
+class CompareError(BenchError, ValueError):
     """Inputs of a comparison are inconsistent; the message names the run, label or role."""
 
 
@@ -610,14 +610,19 @@ def run_policies(
     Hydra ``overrides``) into ``out_root/<policy>``; returns the run directories (a rerun resumes)."""
     from eval import closed_loop
 
-    dirs = []
-    for name in names:
+    configs = []
+    for name in names:  # every policy's config is composed and checked before any episode runs
         args = [f"policy={name}", *overrides]
         for key, value in (("episodes", episodes), ("suite", suite), ("seed", seed)):
             if value is not None:
                 args.append(f"{key}={value}")
+        cfg = closed_loop.load_config(args)
+        closed_loop.plan_episodes(cfg)
+        configs.append(cfg)
+    dirs = []
+    for name, cfg in zip(names, configs, strict=True):
         run_dir = out_root / name
-        closed_loop.run(closed_loop.load_config(args), run_dir)
+        closed_loop.run(cfg, run_dir)
         dirs.append(run_dir)
     return dirs
 
@@ -672,21 +677,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        roles = parse_roles(args.roles)
-        real = real_success_by_policy(args.real_trials) if args.real_trials else None
-        if args.policies:
-            run_dirs = run_policies(
-                args.policies, args.out / "runs", args.episodes, args.suite, args.seed, args.set
-            )
-        else:
-            run_dirs = find_run_dirs(args.runs)
-        policies = load_policy_runs(run_dirs, args.labels)
-        _attach_open_loop(policies, args.data, args.open_loop)
-        paths = write_comparison(policies, args.out, roles, args.margin, real)
-    except (CompareError, ResultsError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_main(lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
+    roles = parse_roles(args.roles)
+    real = real_success_by_policy(args.real_trials) if args.real_trials else None
+    if args.policies:
+        run_dirs = run_policies(
+            args.policies, args.out / "runs", args.episodes, args.suite, args.seed, args.set
+        )
+    else:
+        run_dirs = find_run_dirs(args.runs)
+    policies = load_policy_runs(run_dirs, args.labels)
+    _attach_open_loop(policies, args.data, args.open_loop)
+    paths = write_comparison(policies, args.out, roles, args.margin, real)
     for h in json.loads(paths["json"].read_text(encoding="utf-8"))["hypotheses"]:
         print(f"{h['id']:<3} {h['verdict']:<14} {h['claim']}: {h['evidence']}")
     for kind in ("json", "md", "html"):

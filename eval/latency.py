@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import run_main
 from eval.metrics import summarize_latency
 from eval.step_latency import split_timing
 from eval.targets import LATENCY_TARGET_MS, LATENCY_WARMUP_CALLS, latency_criterion, latency_passes
@@ -157,26 +157,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from omegaconf import OmegaConf
 
+    overrides = OmegaConf.to_container(OmegaConf.from_dotlist(args.set)) if args.set else {}
+    return run_main(lambda: _run(args, overrides), also=(TypeError, RuntimeError))
+
+
+def _run(args: argparse.Namespace, overrides: Any) -> int:
     from policies import make_policy
 
-    overrides = OmegaConf.to_container(OmegaConf.from_dotlist(args.set)) if args.set else {}
-    try:
-        build_start = time.perf_counter()
-        policy = make_policy(args.policy, **overrides)  # type: ignore[arg-type]
-        build_s = time.perf_counter() - build_start
-        result = measure(
-            policy,
-            args.steps,
-            args.warmup,
-            args.height,
-            args.width,
-            args.instruction,
-            args.seed,
-            args.target_ms,
-        )
-    except (FileNotFoundError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-        print(f"eval.latency: error: {exc}", file=sys.stderr)
-        return 2
+    build_start = time.perf_counter()
+    policy = make_policy(args.policy, **overrides)  # type: ignore[arg-type]
+    build_s = time.perf_counter() - build_start
+    result = measure(
+        policy,
+        args.steps,
+        args.warmup,
+        args.height,
+        args.width,
+        args.instruction,
+        args.seed,
+        args.target_ms,
+    )
     result["build_s"] = build_s
     print(format_table(result))
     if args.json is not None:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import BenchError, run_main
 from eval import metrics, targets
 from eval.files import atomic_write_json
 from sim.protocol import NOMINAL
@@ -47,7 +48,7 @@ TAG_EXCLUDE = ("date", "time", "suffix", "family")
 """Name tags that are not scenario properties (left out of the per-tag groups)."""
 
 
-class OpenLoopError(ValueError):
+class OpenLoopError(BenchError, ValueError):
     """The data or policy cannot be evaluated open loop; the message names the file or setting."""
 
 
@@ -248,6 +249,12 @@ def evaluate(
     from datagen.manifest import discover
     from datagen.schema import read_episode
 
+    if getattr(policy, "privileged", False):
+        raise OpenLoopError(
+            f"policy {getattr(policy, 'name', policy)!r} cannot run open loop: it is privileged (it acts on "
+            "the simulator's true scene state, obs['state'], which recorded episodes do not hold); evaluate "
+            "a policy that acts on the image and instruction, e.g. best, vla_tiny, mean_action or replay_core"
+        )
     if model_axes is None:
         model_axes = policy_model_axes(policy)
     if model_axes not in (1, 2, 3):
@@ -385,30 +392,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from datagen.manifest import ManifestError
-    from datagen.schema import EpisodeFormatError
+    return run_main(lambda: _main(args))
+
+
+def check_out_file(out: Path) -> Path:
+    """``out`` if a JSON file can be written there; ``OpenLoopError`` naming it (a directory, or a parent
+    that is a file) otherwise — checked before the run, not after it."""
+    if out.is_dir():
+        raise OpenLoopError(
+            f"--out {out} is a directory; expected a JSON file path, e.g. {out / 'open_loop.json'}"
+        )
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OpenLoopError(f"--out {out}: {parent} is a file, not a folder")
+    return out
+
+
+def _main(args: argparse.Namespace) -> int:
     from policies import make_policy
 
-    try:
-        policy = make_policy(args.policy, **parse_assignments(args.overrides, "--set", nested=True))
-        result = evaluate(
-            policy,
-            args.data,
-            model_axes=args.model_axes,
-            target_rmse=args.target,
-            skip_start=args.skip_start,
-            default_instruction=args.instruction,
-            tag_filter=parse_assignments(args.tag, "--tag"),
-            source_filter=args.source,
-            max_episodes=args.max_episodes,
-            split=args.split,
-        )
-    except (OpenLoopError, EpisodeFormatError, ManifestError, FileNotFoundError, KeyError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    out = check_out_file(args.out or Path(f"open_loop_{args.policy}.json"))
+    policy = make_policy(args.policy, **parse_assignments(args.overrides, "--set", nested=True))
+    result = evaluate(
+        policy,
+        args.data,
+        model_axes=args.model_axes,
+        target_rmse=args.target,
+        skip_start=args.skip_start,
+        default_instruction=args.instruction,
+        tag_filter=parse_assignments(args.tag, "--tag"),
+        source_filter=args.source,
+        max_episodes=args.max_episodes,
+        split=args.split,
+    )
     print(f"policy {result['policy']}: {result['model_space']}")
     print(format_table(result))
-    out = args.out or Path(f"open_loop_{args.policy}.json")
     atomic_write_json(out, result)
     print(f"wrote {out}")
     return 0

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from common.cli import BenchError, run_main
 from eval import metrics
 from eval.files import atomic_write_text
 
@@ -36,7 +37,7 @@ MAX_EMBED_BYTES = 8 * 1024 * 1024
 VIDEO_MIME = {".gif": "image/gif", ".mp4": "video/mp4", ".webm": "video/webm"}
 
 
-class ResultsError(ValueError):
+class ResultsError(BenchError, ValueError):
     """``results.json`` is missing or does not have the shape the report needs."""
 
 
@@ -580,13 +581,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="closed-loop run directory holding results.json")
     parser.add_argument("--max-videos", type=int, default=MAX_VIDEOS, help="episode videos to embed")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         paths = write_report(args.run_dir, max_videos=args.max_videos)
-    except ResultsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {paths['html']}\nwrote {paths['md']}")
-    return 0
+        print(f"wrote {paths['html']}\nwrote {paths['md']}")
+        return 0
+
+    return run_main(body)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from common.cli import BenchError, run_main
 from eval import metrics
-from eval.compare import CompareError, PolicyRuns, find_run_dirs, load_policy_runs
+from eval.compare import PolicyRuns, find_run_dirs, load_policy_runs
 from eval.files import atomic_write_json, atomic_write_text
-from eval.report import Doc, ResultsError, fmt_interval, fmt_num, fmt_pct, html_page
+from eval.report import Doc, fmt_interval, fmt_num, fmt_pct, html_page
 
 CSV_COLUMNS = ("policy", "scenario", "trials", "successes")
 FEATURE_SIZE = 64
@@ -44,7 +45,7 @@ HIST_BINS = 8
 PYRAMID_LEVELS = (1, 2, 4)
 
 
-class Sim2RealError(ValueError):
+class Sim2RealError(BenchError, ValueError):
     """Inputs of the sim2real report are missing or malformed; the message names the file, line or tag."""
 
 
@@ -161,6 +162,41 @@ def success_rows(
             }
         )
     return rows
+
+
+def match_warnings(
+    sim: Sequence[PolicyRuns],
+    real: Mapping[tuple[str, str], tuple[int, int]],
+    rows: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """What the matching of real trials to sim runs left out or widened, one sentence each: real-trials
+    policies without a sim run (a misspelling, with the closest sim label), and real scenarios no sim
+    episode of that policy ran (with whether the name is a sim scenario at all)."""
+    import difflib
+
+    from sim.scenario import parse_scenario_name
+
+    labels = sorted(p.label for p in sim)
+    out = []
+    for name in sorted({p for p, _ in real} - set(labels)):
+        close = difflib.get_close_matches(name, labels, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        out.append(f"real-trials policy {name!r} has no sim run and is left out (sim runs: "
+                   f"{', '.join(labels)}){hint}")
+    by_label = {p.label: p for p in sim}
+    for row in rows:
+        ran = {ep["scenario"] for ep in by_label[row["policy"]].main}
+        for s in (r["scenario"] for r in row["per_scenario"] if r["scenario"] not in ran):
+            try:
+                parse_scenario_name(s)
+                kind = "no sim episode ran it"
+            except ValueError:
+                kind = "it is not a scenario name of the sim taxonomy"
+            basis = ("all its sim episodes" if row["sim_basis"] == "all sim scenarios"
+                     else "only the scenarios both sides ran")
+            out.append(f"policy {row['policy']!r}: real scenario {s!r} has no sim counterpart ({kind}); "
+                       f"its sim success counts {basis}")
+    return out
 
 
 def ranking(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -532,6 +568,7 @@ def sim2real(
             "real_only": [p for p in real_policies if p not in {s.label for s in sim}],
         },
         "ranking": ranking(rows),
+        "warnings": match_warnings(sim, real, rows),
         "visual_gap": None,
         "open_loop": None,
     }
@@ -588,37 +625,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("sim2real"), help="output folder (default ./sim2real)"
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2) instead of warning when trials and runs do not match",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from datagen.manifest import ManifestError
-    from datagen.schema import EpisodeFormatError
+    return run_main(lambda: _main(args))
 
-    try:
-        result = sim2real(
-            args.sim_runs,
-            args.real_trials,
-            labels=args.labels,
-            real_data=args.real_data,
-            sim_data=args.sim_data,
-            tags=_parse_tags(args.tags),
-            tag_key=args.tag_key,
-            encoder=args.encoder,
-            policy_data=args.policy_data,
-        )
-        paths = write_sim2real(result, args.out)
-    except (
-        Sim2RealError,
-        CompareError,
-        ResultsError,
-        EpisodeFormatError,
-        ManifestError,
-        FileNotFoundError,
-    ) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+def _main(args: argparse.Namespace) -> int:
+    result = sim2real(
+        args.sim_runs,
+        args.real_trials,
+        labels=args.labels,
+        real_data=args.real_data,
+        sim_data=args.sim_data,
+        tags=_parse_tags(args.tags),
+        tag_key=args.tag_key,
+        encoder=args.encoder,
+        policy_data=args.policy_data,
+    )
+    if args.strict and result["warnings"]:
+        raise Sim2RealError(f"--strict: {result['warnings'][0]}" + (
+            f" (and {len(result['warnings']) - 1} more warnings)" if len(result["warnings"]) > 1 else ""))
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    paths = write_sim2real(result, args.out)
     rk = result["ranking"]
     for r in result["policies"]:
         print(

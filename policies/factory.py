@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from common.cli import ConfigError
 from policies.base import Policy, registered_policies
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "policy"
@@ -52,7 +55,37 @@ def make_policy(name: str, **overrides: Any) -> Policy:
     known = available_policies()
     if name not in known:
         raise KeyError(f"unknown policy {name!r}; known policies: {', '.join(known)}")
-    return build_policy({**policy_config(name), **overrides}, name)
+    return build_policy(merge_settings(policy_config(name), overrides), name)
+
+
+def merge_settings(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in depth: a nested mapping updates the keys it names and keeps
+    the others (``model={"window": 4}`` changes only ``model.window``); any other value replaces."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def check_arguments(factory: Any, arguments: Mapping[str, Any], name: str) -> None:
+    """``ConfigError`` naming ``policy.KEY`` when ``factory`` takes no argument ``KEY`` (listing those it
+    takes); factories with ``**kwargs`` or no inspectable signature are not checked."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(arguments) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"policy {name!r} has no argument {', '.join(f'policy.{k}' for k in unknown)}; "
+            f"its arguments: {', '.join(valid) or '(none)'}"
+        )
 
 
 def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
@@ -74,6 +107,10 @@ def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
             f"policy {name!r} has type {policy_type!r}, which is not registered; "
             f"registered types: {', '.join(sorted(registry))}"
         )
-    policy = registry[policy_type](**cfg)
+    check_arguments(registry[policy_type], cfg, name)
+    try:
+        policy = registry[policy_type](**cfg)
+    except TypeError as exc:  # a setting of the wrong type (the names were checked above)
+        raise ConfigError(f"policy {name!r}: {exc}") from exc
     policy.name = name
     return policy

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from common.cli import run_main
 from policies.vla.config import (
     PROJECT_ROOT,
     ActionAdapterConfig,
@@ -544,15 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", default=None, help="run directory (or checkpoint dir) to resume from")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=3")
     args = parser.parse_intermixed_args(argv)  # key=value may sit between flags
-    try:
-        cfg = load_run_config(args.model, args.overrides)
-        result = train(cfg, args.data, args.out, args.resume)
-    except (FileNotFoundError, KeyError, TypeError, ValueError) as exc:
-        print(f"policies.train: error: {exc}", file=sys.stderr)
-        return 2
-    best = result.best[0] if result.best else (math.nan, "-")
-    print(f"run {result.out_dir}: best {best[1]} (val_loss {best[0]:.5f}); last {result.last}")
-    return 0
+
+    def body() -> int:
+        result = train(load_run_config(args.model, args.overrides), args.data, args.out, args.resume)
+        best = result.best[0] if result.best else (math.nan, "-")
+        print(f"run {result.out_dir}: best {best[1]} (val_loss {best[0]:.5f}); last {result.last}")
+        return 0
+
+    return run_main(body, also=(TypeError,))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def results(tmp_path_factory):
     return run(cfg, tmp_path_factory.mktemp("best"))
 
 
+@pytest.mark.slow  # 10 closed-loop episodes of the shipped VLA
 def test_best_drives_fixed_seed_episodes_of_the_default_suite_to_success(results):
     rows = [r for r in results["episodes"] if not r["instruction_flipped"]]
     failed = [(r["seed"], r["scenario"], r["failure_reason"]) for r in rows if not r["success"]]
@@ -44,6 +45,7 @@ def test_best_drives_fixed_seed_episodes_of_the_default_suite_to_success(results
     assert {r["tags"]["side"] for r in rows if r["success"]} == {"left", "right"}
 
 
+@pytest.mark.slow  # shares the 10 closed-loop episodes above (the default run keeps the loading test)
 def test_best_goes_round_the_side_the_instruction_names(results):
     sensitivity = results["summary"]["instruction_sensitivity"]
     assert sensitivity["original_named_side_rate"] >= 0.8

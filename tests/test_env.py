@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from collections import Counter
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
 from envs import ENV_ID, MobileNavEnv
 from sim.config import sim_config
 from sim.scenario import all_scenario_names, build_scenario
@@ -25,13 +25,6 @@ GOLDEN = {
 }
 """Digest of frames + poses of ``tests.env_helpers.SCRIPT`` with the default config (full randomisation).
 A change here means every recorded sim dataset and golden result changes: update deliberately."""
-
-
-@pytest.fixture(scope="module")
-def env():
-    e = MobileNavEnv()
-    yield e
-    e.close()
 
 
 def test_registered_and_made_through_gymnasium():
@@ -156,7 +149,7 @@ def test_continuous_mode_scales_with_magnitude():
         e.close()
 
 
-def test_collision_ends_episode_without_sliding(env):
+def test_collision_ends_episode_without_sliding():
     e = MobileNavEnv(config={"randomization": {"enabled": False}})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_close"})
@@ -265,4 +258,8 @@ def test_custom_suite_mapping():
     assert len(suite.scenarios) == 4 and suite.proportions()["target_center_straight_path"] == pytest.approx(
         1 / 7
     )
-    assert envs.ENV_ID == "MobileVLA/Nav-v0"
+    # every block of 7 consecutive episodes draws each scenario exactly its weight times
+    for seed in (0, 5):
+        counts = Counter(suite.scenario_for(i, seed) for i in range(7, 14))
+        left_path = {n: 2 for n in suite.scenarios if n.endswith("_left_path")}
+        assert counts == {"target_center_straight_path": 1, **left_path}

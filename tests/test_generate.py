@@ -135,6 +135,7 @@ def test_names_and_timestamps_derive_from_seed_and_index(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ resume
+@pytest.mark.slow  # a real subprocess killed mid-run, then a rerun
 def test_kill_9_then_rerun_gives_exactly_n_valid_episodes(tmp_path):
     out, n = tmp_path / "gen", 60
     args = [sys.executable, "-m", "datagen.generate", "--episodes", str(n), "--out", str(out),
@@ -199,6 +200,7 @@ def test_merge_of_an_incomplete_folder_names_the_missing_episodes(tmp_path):
     assert not (tmp_path / "manifest.jsonl").exists()
 
 
+@pytest.mark.slow  # starts Hydra joblib (loky) worker processes
 def test_hydra_joblib_multirun_shards_and_merges(tmp_path):
     out = tmp_path / "mr"
     code = main(["--multirun", "--episodes", "4", "--out", str(out), "shard=0,1", "num_shards=2",

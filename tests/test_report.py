@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from eval import report
+from eval.closed_loop import summarize
 from eval.metrics import wilson_interval
 from eval.video import write_episode_video
 
@@ -87,47 +88,19 @@ def make_results(run_dir: Path) -> dict:
             frames = [np.full((36, 64, 3), 40 * k, dtype=np.uint8) for k in range(3)]
             write_episode_video(run_dir / ep["video"], frames, ep["trajectory"][:3], ep["scene"], fps=4)
     lat = {"p50": 120.0, "p95": 180.0, "max": 230.0, "mean": 125.0, "n": 90}
+    summary = summarize(episodes, "scripted")  # the summary real runs write, per-tag scenario keys included
+    # the rows carry no latency samples and no run config: those two parts are set by hand
+    summary["latency_ms"] = {
+        "total_ms": lat,
+        "vlm_ms": {**lat, "p50": 90.0, "p95": 130.0, "max": 160.0},
+        "head_ms": {**lat, "p50": 20.0, "p95": 30.0, "max": 40.0},
+        "preprocess_ms": {**lat, "p50": 5.0, "p95": 8.0, "max": 12.0},
+    }
+    summary["latency_in_loop"] = {"mode": "fixed", "delay_ms": 300.0}
+    summary["latency_basis"] = "per-step samples"
+    summary["latency_warmup"] = {"calls": 5, "max_ms": 410.0}
     results = {
-        "summary": {
-            "policy": "scripted",
-            "episodes": 5,
-            "successes": 3,
-            "success_rate": 0.6,
-            "wilson95": list(wilson_interval(3, 5)),
-            "trials_needed_5pp": 369,
-            "spl_mean": 0.54,
-            "soft_spl_mean": 0.7,
-            "collision_rate": 0.2,
-            "failure_reasons": {"collision": 1, "wrong_side": 1},
-            "per_tag": {
-                "side=left": {
-                    "episodes": 3,
-                    "successes": 2,
-                    "success_rate": 2 / 3,
-                    "wilson95": list(wilson_interval(2, 3)),
-                },
-                "side=right": {
-                    "episodes": 2,
-                    "successes": 1,
-                    "success_rate": 0.5,
-                    "wilson95": list(wilson_interval(1, 2)),
-                },
-            },
-            "instruction_sensitivity": {
-                "episodes": 4,
-                "named_side_rate": 0.25,
-                "wilson95": list(wilson_interval(1, 4)),
-            },
-            "latency_ms": {
-                "total_ms": lat,
-                "vlm_ms": {**lat, "p50": 90.0, "p95": 130.0, "max": 160.0},
-                "head_ms": {**lat, "p50": 20.0, "p95": 30.0, "max": 40.0},
-                "preprocess_ms": {**lat, "p50": 5.0, "p95": 8.0, "max": 12.0},
-            },
-            "latency_in_loop": {"mode": "fixed", "delay_ms": 300.0},
-            "latency_basis": "per-step samples",
-            "latency_warmup": {"calls": 5, "max_ms": 410.0},
-        },
+        "summary": summary,
         "provenance": {
             "git_commit": "abc1234",
             "config": {"policy": {"name": "scripted"}, "episodes": 5},
@@ -194,8 +167,19 @@ def test_report_markdown_lists_per_tag_intervals_and_latency(run_dir: Path):
     assert "| collision | 1 | 20.0 % |" in md
     assert "| git commit | abc1234 |" in md and "| numpy | 2.4.6 |" in md
     assert "100–104" in md  # compressed seed list
-    assert "| left_core | 3 | 2 | 66.7 % |" in md  # per-scenario table counts only non-mirrored episodes
+    assert "| scenario=left_core | 3 | 2 | 66.7 % |" in md  # counts only non-mirrored episodes
+    assert "| scenario=right_core | 2 | 1 | 50.0 % |" in md and "Per scenario" not in md
     assert (run_dir / "latency.png").is_file()
+
+
+def test_results_without_scenario_tags_get_a_per_scenario_table(run_dir: Path):
+    """Older results.json files lack the ``scenario=`` per-tag keys: the report counts scenarios itself."""
+    results = json.loads((run_dir / report.RESULTS_FILE).read_text())
+    per_tag = results["summary"]["per_tag"]
+    results["summary"]["per_tag"] = {k: v for k, v in per_tag.items() if not k.startswith("scenario=")}
+    (run_dir / report.RESULTS_FILE).write_text(json.dumps(results))
+    md = report.write_report(run_dir)["md"].read_text()
+    assert "Per scenario" in md and "| left_core | 3 | 2 | 66.7 % |" in md and "scenario=left_core" not in md
 
 
 def test_missing_video_is_reported_not_fatal(run_dir: Path):

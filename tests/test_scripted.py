@@ -11,6 +11,7 @@ from sim.protocol import KEY_ACTIONS
 from sim.scenario import all_scenario_names, mirror_instruction
 
 SMALL = {"camera": {"width": 64, "height": 36}}
+ENV_CONFIG = SMALL  # the conftest env fixture
 
 
 def drive(env, policy, scenario, seed, instruction=None):
@@ -27,13 +28,6 @@ def drive(env, policy, scenario, seed, instruction=None):
         obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             return info, actions
-
-
-@pytest.fixture(scope="module")
-def env():
-    e = MobileNavEnv(config=SMALL)
-    yield e
-    e.close()
 
 
 def test_expert_succeeds_everywhere_with_full_randomisation(env):

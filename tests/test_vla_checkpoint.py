@@ -21,11 +21,6 @@ HEAD = {"type": "lstm", "hidden_size": 16, "num_layers": 2, "mlp_hidden": [32, 2
 PRE = PreprocessConfig(resize=56, interpolation="bilinear")
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
-    return build_tiny_backbone(tmp_path_factory.mktemp("vla") / "tiny-kosmos-2")
-
-
 def trained_like(tiny_dir, train_mode: str = "lora", seed: int = 1, **over):
     """A tiny model whose head, action token, LoRA (and, in full mode, backbone) weights are all
     perturbed, so a round trip that dropped any of them would change the outputs."""

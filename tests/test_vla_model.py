@@ -18,16 +18,11 @@ from policies.vla.config import (
 )
 from policies.vla.model import VLAModel, build_model
 from policies.vla.preprocess import CLIP_MEAN, CLIP_STD, Preprocessor
-from policies.vla.tiny import KOSMOS_TAG_TOKENS, build_tiny_backbone, build_tokenizer
+from policies.vla.tiny import KOSMOS_TAG_TOKENS, build_tokenizer
 
 LEFT = "Navigate around obstacles and reach the front of the beverage bottle on the left"
 RIGHT = "Navigate around obstacles and reach the front of the beverage bottle on the right"
 TINY_HEAD = {"type": "lstm", "hidden_size": 16, "num_layers": 2, "mlp_hidden": [32], "chunk": 4, "n_axes": 2}
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
-    return build_tiny_backbone(tmp_path_factory.mktemp("vla") / "tiny-kosmos-2")
 
 
 def model_cfg(tiny_dir, **over) -> ModelConfig:

@@ -27,7 +27,6 @@ from datagen.schema import Episode, bgr_to_rgb, parse_episode_name, read_episode
 from eval import open_loop
 from policies import make_policy
 from policies.train import load_run_config, main, open_datasets, split_by_episode
-from policies.vla.tiny import build_tiny_backbone
 from sim.scenario import mirror_instruction
 
 INSTRUCTIONS = {
@@ -66,11 +65,6 @@ def write_synthetic(root, n_episodes: int = 16, n_val: int = 4, seed: int = 0, w
         split = ("val" if i >= n_episodes - n_val else "train") if with_split else None
         entries.append(entry_for_file(path, split=split))
     return write_manifest(root / "manifest.jsonl", entries), entries
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
-    return build_tiny_backbone(tmp_path_factory.mktemp("vla") / "tiny-kosmos-2")
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +135,7 @@ def sim_run(tiny_dir, sim_data, tmp_path_factory: pytest.TempPathFactory):
     return out
 
 
+@pytest.mark.slow  # trains on generated sim data (the slowest fixture of the suite)
 def test_tiny_model_trained_on_sim_data_beats_mean_action_on_held_out_episodes(sim_run, sim_data):
     _, val_paths = sim_data
     provenance = json.loads((sim_run / "data_manifest.json").read_text())
@@ -185,6 +180,7 @@ def open_loop_rmse(policy, paths) -> float:
     return float(np.sqrt(np.mean(np.square(errors))))
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_tiny_model_beats_mean_action_baseline_on_held_out_episodes(run, data, tiny_dir):
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert "last" in ckpts

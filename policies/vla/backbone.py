@@ -7,6 +7,7 @@ downloads: ``local_files_only=True`` throughout.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -75,6 +76,23 @@ def fingerprint(backbone: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model", "tokenizer.model")
+"""A saved tokenizer holds one of these (transformers otherwise blames a missing sentencepiece install)."""
+
+
+def load_tokenizer(path: Path) -> Any:
+    """The tokenizer saved in folder ``path``; ``FileNotFoundError`` naming the folder and the files it
+    lacks when none of ``TOKENIZER_FILES`` is there."""
+    from transformers import AutoTokenizer
+
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(
+            f"{path}: no tokenizer file ({' or '.join(TOKENIZER_FILES)}); the folder is incomplete: copy it "
+            "again or re-export the checkpoint"
+        )
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
 def load_backbone(cfg: BackboneConfig) -> tuple[nn.Module, Any]:
     """``(Kosmos2ForConditionalGeneration, tokenizer)`` on ``cfg.device`` in ``cfg.dtype``, in eval mode.
 
@@ -98,7 +116,7 @@ def load_backbone(cfg: BackboneConfig) -> tuple[nn.Module, Any]:
                 f"or use backbone.init=tiny (test model) / backbone.init=random (latency only)"
             )
         model = Kosmos2ForConditionalGeneration.from_pretrained(path, dtype=dtype, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        tokenizer = load_tokenizer(path)
     else:
         config = Kosmos2Config.from_pretrained(path, local_files_only=True) if has_config else Kosmos2Config()
         with torch.random.fork_rng(devices=[]):

@@ -26,7 +26,15 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from policies.vla.backbone import DTYPES, architecture, fingerprint, load_backbone, torch_device
+from common.cli import BenchError
+from policies.vla.backbone import (
+    DTYPES,
+    architecture,
+    fingerprint,
+    load_backbone,
+    load_tokenizer,
+    torch_device,
+)
 from policies.vla.config import (
     ActionAdapterConfig,
     ModelConfig,
@@ -47,6 +55,26 @@ ADAPTER_CONFIG = "adapter_config.json"
 BACKBONE_DIR = "backbone"
 BACKBONE_WEIGHTS = "weights.safetensors"
 PEFT_PREFIX = "base_model.model."
+
+
+class CheckpointError(BenchError, ValueError):
+    """A checkpoint file is unreadable (truncated, corrupt); the message names the file."""
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    return (f"{path}: not a readable safetensors file ({exc}); it is truncated or corrupt: copy the "
+            "checkpoint again or re-export it")
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file ``path``; ``CheckpointError`` naming it when it is truncated or
+    corrupt (safetensors' own error derives from neither ``OSError`` nor ``ValueError``)."""
+    from safetensors import SafetensorError
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(_unreadable(path, exc)) from exc
 
 
 @dataclass
@@ -244,14 +272,15 @@ def load_checkpoint(
                 stacklevel=2,
             )
         model = VLAModel(model_cfg, backbone, tokenizer)
-    _load_into(model, "head", load_file(str(root / files["head"])), _head_state(model), root / files["head"])
+    head_file = root / files["head"]
+    _load_into(model, "head", read_safetensors(head_file), _head_state(model), head_file)
     if model_cfg.train_mode == "lora":
         if "adapter" not in files:
             raise FileNotFoundError(f"{root}: train_mode is 'lora' but the checkpoint lists no adapter")
         adapter_file = root / files["adapter"] / ADAPTER_WEIGHTS
         if not adapter_file.is_file():
             raise FileNotFoundError(f"{adapter_file}: LoRA adapter weights missing")
-        _load_into(model, "adapter", load_file(str(adapter_file)), _lora_state(model), adapter_file)
+        _load_into(model, "adapter", read_safetensors(adapter_file), _lora_state(model), adapter_file)
     model.eval()
     return LoadedCheckpoint(model, preprocess, adapter, dict(data.get("provenance") or {}), root)
 
@@ -259,7 +288,7 @@ def load_checkpoint(
 def _model_from_saved_backbone(
     root: Path, cfg: ModelConfig, bb_over: dict[str, Any], files: dict[str, str]
 ) -> VLAModel:
-    from transformers import AutoTokenizer, Kosmos2Config, Kosmos2ForConditionalGeneration
+    from transformers import Kosmos2Config, Kosmos2ForConditionalGeneration
 
     bb_over.pop("path", None)
     cfg = replace(cfg, backbone=replace(cfg.backbone, **bb_over))
@@ -271,11 +300,14 @@ def _model_from_saved_backbone(
     weights_file = bb_dir / BACKBONE_WEIGHTS
     if not weights_file.is_file():
         raise FileNotFoundError(f"{weights_file}: backbone weights missing")
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(weights_file), framework="pt") as f:
-        aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
-    state = load_file(str(weights_file))
+    try:
+        with safe_open(str(weights_file), framework="pt") as f:
+            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
+    except SafetensorError as exc:
+        raise CheckpointError(_unreadable(weights_file, exc)) from exc
+    state = read_safetensors(weights_file)
     expected = {k: v for k, v in backbone.state_dict().items()}
     missing = sorted(set(expected) - set(state) - set(aliases))
     unexpected = sorted(set(state) - set(expected))
@@ -284,8 +316,7 @@ def _model_from_saved_backbone(
     backbone.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
     backbone.config.use_cache = False
     backbone = backbone.to(torch_device(cfg.backbone.device)).eval()
-    tokenizer = AutoTokenizer.from_pretrained(bb_dir, local_files_only=True)
-    return VLAModel(cfg, backbone, tokenizer)
+    return VLAModel(cfg, backbone, load_tokenizer(bb_dir))
 
 
 def _check_architecture(saved: Any, found: dict[str, Any], where: str, path: str) -> None:

@@ -18,12 +18,12 @@ import argparse
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from common.cli import run_main
 from policies.vla.config import ActionAdapterConfig, PreprocessConfig, diff, from_dict, merge, to_dict
 
 SETTABLE = {"preprocess": PreprocessConfig, "action_adapter": ActionAdapterConfig}
@@ -111,14 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--keep-episode-lists", action="store_true")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         out = export_checkpoint(args.src, args.dst, args.settings, args.keep_episode_lists)
-    except (FileNotFoundError, FileExistsError, KeyError, TypeError, ValueError) as exc:
-        print(f"policies.vla.export: error: {exc}", file=sys.stderr)
-        return 2
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-    print(f"exported {args.src} -> {out} ({size / 1e6:.2f} MB)")
-    return 0
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        print(f"exported {args.src} -> {out} ({size / 1e6:.2f} MB)")
+        return 0
+
+    return run_main(body, also=(TypeError,))
 
 
 if __name__ == "__main__":

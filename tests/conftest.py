@@ -1,0 +1,28 @@
+"""Shared fixtures: the tiny Kosmos-2 backbone (built once per session) and the env of a test module.
+
+A module sets ``ENV_CONFIG`` (a ``sim_config`` mapping, e.g. a small camera) to change its ``env``.
+Tests marked ``slow`` (the longest few, measured with ``--durations``) can be left out with
+``-m "not slow"``; the documented command (``python -m pytest -q -n 2``) and CI run them all.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny Kosmos-2 backbone + tokenizer directory (``policies.vla.tiny``), shared by the session."""
+    from policies.vla.tiny import build_tiny_backbone
+
+    return build_tiny_backbone(tmp_path_factory.mktemp("vla") / "tiny-kosmos-2")
+
+
+@pytest.fixture(scope="module")
+def env(request: pytest.FixtureRequest):
+    """A ``MobileNavEnv`` with the module's ``ENV_CONFIG`` (default config when it has none)."""
+    from envs import MobileNavEnv
+
+    e = MobileNavEnv(config=getattr(request.module, "ENV_CONFIG", None))
+    yield e
+    e.close()
