@@ -244,9 +244,14 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | T | None, where: str = "")
 
 
 def merge(obj: T, updates: Mapping[str, Any] | None, where: str = "") -> T:
-    """``obj`` with the (possibly nested) ``updates`` applied, re-validated."""
+    """``obj`` with the (possibly nested) ``updates`` applied, re-validated. For ``PreprocessConfig``,
+    ``updates["profile"]`` expands to that profile's settings (``profiles.resolve_overrides``)."""
     if not updates:
         return obj
+    if isinstance(obj, PreprocessConfig):  # a named profile expands to its settings
+        from policies.vla.profiles import resolve_overrides
+
+        return from_dict(PreprocessConfig, resolve_overrides(to_dict(obj), updates), where)
     base = dataclasses.asdict(obj)  # type: ignore[call-overload]
     _deep_update(base, dict(updates))
     return from_dict(type(obj), base, where)

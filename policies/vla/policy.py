@@ -281,19 +281,11 @@ def _settle(cls: type, saved: Any, requested: Mapping[str, Any] | None, kind: st
     """Saved settings with ``requested`` overrides applied, warning loudly when they differ.
     Preprocessing overrides may name a ``profile`` (``policies.vla.profiles.resolve_overrides``)."""
     where = f"vla policy {kind.lower()} settings"
-    if cls is PreprocessConfig:
-        from policies.vla.profiles import resolve_overrides
-
-        base = {} if saved is None else to_dict(saved)
-        if saved is not None and not requested:
-            return saved
-        final = from_dict(cls, resolve_overrides(base, requested), where)
-        if saved is not None:
-            from policies.vla.checkpoint import warn_if_differs
-
-            warn_if_differs(kind, saved, final, source)
-        return final
     if saved is None:
+        if cls is PreprocessConfig:
+            from policies.vla.profiles import resolve_overrides
+
+            return from_dict(cls, resolve_overrides({}, requested), where)
         return from_dict(cls, dict(requested or {}), where)
     if not requested:
         return saved
