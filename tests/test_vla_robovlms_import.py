@@ -188,6 +188,15 @@ def save_team(tmp_path, team: TeamModel, cfg: dict, state: dict | None = None):
     return ckpt, conf
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models on a shared CPU: 2 OpenMP threads spin-wait far longer than they compute."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def latents_32(tmp_path_factory):
     """Tiny Kosmos-2 with more latents (32) than the prompt has tokens: the real regime (64 vs ~20)."""
@@ -313,7 +322,7 @@ def test_bad_team_checkpoints_are_clear_errors(latents_8, tmp_path):
     state = team.state_dict()
     key = next(k for k in state if k.startswith("model.model.base_model.model.") and "lora_B" in k)
     state[key] = state[key] + 1e-3
-    with pytest.raises(ValueError, match=r"two copies of the peft model disagree: different values \(1\)"):
+    with pytest.raises(ValueError, match=r"two copies of the peft model disagree; different values \(1\)"):
         load(team_json(latents_8), state)
     state = team.state_dict()
     del state["model.act_head.rnn.bias_hh_l1"]
@@ -322,3 +331,27 @@ def test_bad_team_checkpoints_are_clear_errors(latents_8, tmp_path):
         RuntimeError, match=r"missing keys \(1\): act_head.rnn.bias_hh_l1.*unexpected keys \(1\)"
     ):
         load(team_json(latents_8), state)
+
+
+def test_int8_option_runs_close_to_fp32_and_needs_fp32(latents_8, tmp_path):
+    team = TeamModel(latents_8, None, seed=6)
+    ckpt, conf = save_team(tmp_path, team, team_json(latents_8))
+    seq = frames(3)
+    fp32 = make_policy("vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf))
+    int8 = make_policy(
+        "vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf), quantize="int8_dynamic"
+    )
+    assert int8.describe()["quantization"] == "int8_dynamic"
+    assert "DynamicQuantizedLinear" in repr(int8.model.backbone.text_model.model.layers[0].self_attn.q_proj)
+    a, b = np.stack(run_policy(fp32, seq)[0]), np.stack(run_policy(int8, seq)[0])
+    assert 0 < np.abs(a - b).max() < 0.1
+    with pytest.raises(ValueError, match=r"needs an fp32 backbone on the CPU, got bf16"):
+        make_policy(
+            "vla",
+            robovlms_checkpoint=str(ckpt),
+            robovlms_config=str(conf),
+            dtype="bf16",
+            quantize="int8_dynamic",
+        )
+    with pytest.raises(ValueError, match=r"quantize must be null or 'int8_dynamic'"):
+        make_policy("vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf), quantize="int4")

@@ -91,11 +91,14 @@ class VLAModel(nn.Module):
         return {k: (sorted(v) if isinstance(v, set) else v) for k, v in d.items()}
 
     def set_trainable(self) -> None:
-        """requires_grad per ``train_mode``: head + action token always; LoRA tensors in ``lora`` mode;
-        the whole backbone in ``full`` mode; the vision tower only with ``train_vision``."""
+        """requires_grad per ``train_mode``: head + action token always; LoRA tensors in ``lora`` mode
+        (wherever they sit: peft trains the team's vision-tower adapters too); the whole backbone in
+        ``full`` mode; the vision tower's base weights only with ``train_vision``."""
         mode = self.config.train_mode
         for name, p in self.backbone.named_parameters():
-            if name.startswith("vision_model."):
+            if mode == "lora" and "lora_" in name:
+                p.requires_grad_(True)
+            elif name.startswith("vision_model."):
                 p.requires_grad_(self.config.train_vision)
             elif mode == "full":
                 p.requires_grad_(True)

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from policies.vla.checkpoint import listing
+
 SKIP_KEYWORDS = ("mm_projector", "vision_tower", "vision_resampler")
 BACKBONE = "backbone."
 _LORA_KEY = re.compile(r"^backbone\.(?P<module>.+)\.lora_(?P<ab>[AB])\.(?:default\.)?weight$")
@@ -127,14 +129,17 @@ def merge_copies(
         if primary[k].shape != alias[k].shape or not torch.equal(primary[k], alias[k])
     )
     if only_p or only_a or differ:
-        parts = []
-        if only_p:
-            parts.append(f"only under model.backbone ({len(only_p)}): {_show(only_p)}")
-        if only_a:
-            parts.append(f"only under model.model.base_model.model ({len(only_a)}): {_show(only_a)}")
-        if differ:
-            parts.append(f"different values ({len(differ)}): {_show(differ)}")
-        raise ValueError(f"{source}: the two copies of the peft model disagree: " + "; ".join(parts))
+        raise ValueError(
+            listing(
+                f"{source}: the two copies of the peft model disagree",
+                [
+                    ("only under model.backbone", only_p),
+                    ("only under model.model.base_model.model", only_a),
+                    ("different values", differ),
+                ],
+                most=8,
+            )
+        )
     return primary
 
 
