@@ -355,3 +355,30 @@ def test_int8_option_runs_close_to_fp32_and_needs_fp32(latents_8, tmp_path):
         )
     with pytest.raises(ValueError, match=r"quantize must be null or 'int8_dynamic'"):
         make_policy("vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf), quantize="int4")
+
+
+def test_own_format_keeps_the_three_facts_of_an_import(latents_8, tmp_path):
+    """Saved in the project's own format, an imported checkpoint keeps its LoRA placement, token layout
+    and preprocessing profile, and acts the same."""
+    from policies.vla.checkpoint import load_checkpoint, save_checkpoint
+
+    team = TeamModel(latents_8, None, seed=8)
+    ckpt, conf = save_team(tmp_path, team, team_json(latents_8))
+    imported = make_policy("vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf), merge_lora=False)
+    out = save_checkpoint(
+        imported.model,
+        tmp_path / "own",
+        preprocess=imported.preprocess_cfg,
+        action_adapter=imported.adapter_cfg,
+    )
+    loaded = load_checkpoint(out)
+    assert (
+        loaded.preprocess.profile == "robovlms_2025"
+        and loaded.model.config.token_layout == "robovlms_fallback"
+    )
+    assert sorted(loaded.model.lora_targets) == sorted(imported.model.lora_targets)
+    own = make_policy("vla", checkpoint=str(out))
+    seq = frames(3)
+    np.testing.assert_allclose(
+        np.stack(run_policy(own, seq)[0]), np.stack(run_policy(imported, seq)[0]), atol=1e-5
+    )
