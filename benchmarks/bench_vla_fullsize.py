@@ -56,10 +56,10 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def timed(policy, label: str, threads: tuple[int, ...], steps: int, table: list) -> None:
+def timed(policy, label: str, threads: tuple[int, ...], steps: int, table: list, warmup: int = 1) -> None:
     for n in threads:
         torch.set_num_threads(n)
-        result = measure(policy, steps=steps, warmup=2, instruction=INSTRUCTION)
+        result = measure(policy, steps=steps, warmup=warmup, instruction=INSTRUCTION)
         c = result["components"]
         row = (label, n, c["vlm_ms"]["p50"], c["head_ms"]["p50"], c["total_ms"]["p50"], load_average())
         table.append(row)
@@ -101,6 +101,14 @@ def with_lora(policy, seed: int = 0) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per variant and thread count")
+    parser.add_argument(
+        "--dtype",
+        choices=["bf16", "fp32"],
+        default="bf16",
+        help="backbone dtype (bf16 as the team runs it; CPUs without AVX512-BF16/AMX run bf16 matmuls "
+        "far slower than fp32, so time fp32 there too)",
+    )
+    parser.add_argument("--frames", type=int, default=5, help="equivalence frames for the output differences")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--int8", action="store_true", help="also time dynamic INT8 (needs ~7 GiB free)")
     args = parser.parse_args(argv)
@@ -108,15 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     print(f"load average at start: {load_average()}; torch {torch.__version__}", flush=True)
     t0 = time.perf_counter()
-    policy = make_policy("vla", model=BASE, num_threads=threads[0], merge_lora=False)
+    model = {**BASE, "backbone": {**BASE["backbone"], "dtype": args.dtype}}
+    policy = make_policy("vla", model=model, num_threads=threads[0], merge_lora=False)
     n_params = sum(p.numel() for p in policy.model.backbone.parameters())
     print(
-        f"full-size random Kosmos-2 ({n_params / 1e9:.3f} B backbone parameters, bf16) built in "
+        f"full-size random Kosmos-2 ({n_params / 1e9:.3f} B backbone parameters, {args.dtype}) built in "
         f"{time.perf_counter() - t0:.1f} s",
         flush=True,
     )
     table: list = []
-    seq = frames()
+    seq = frames(args.frames)
     timed(policy, "no LoRA", threads, args.steps, table)
     n = with_lora(policy)
     print(f"LoRA r=32 on {n} modules (the team's suffix rule over the whole model)", flush=True)
@@ -126,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     timed(policy, "LoRA merged", threads, args.steps, table)
     merged = chunks(policy, seq)
     print(
-        "merged vs unmerged, bf16, equivalence frames: max |chunk diff| "
+        f"merged vs unmerged, {args.dtype}, equivalence frames: max |chunk diff| "
         f"{np.abs(merged - unmerged).max():.3g}"
     )
     base = {r[1]: r[4] for r in table if r[0] == "no LoRA"}
@@ -134,19 +143,22 @@ def main(argv: list[str] | None = None) -> int:
         if r[0] == "LoRA merged":
             print(f"merged / no LoRA at {r[1]} thread(s): {r[4] / base[r[1]]:.3f} (target <= 1.05)")
     if args.int8:
-        policy.model.backbone.to(torch.float32)
-        gc.collect()
+        if args.dtype != "fp32":
+            policy.model.backbone.to(torch.float32)
+            gc.collect()
         fp32 = chunks(policy, seq)
-        timed(policy, "merged fp32", threads, args.steps, table)
+        if args.dtype != "fp32":
+            timed(policy, "merged fp32", threads, args.steps, table)
         quantize_linears(policy.model)
         gc.collect()
         policy.quantization = "int8_dynamic"
         timed(policy, "merged fp32 + INT8 dynamic", threads, args.steps, table)
         int8 = chunks(policy, seq)
         print(
-            f"INT8 vs bf16 merged, equivalence frames: max |chunk diff| {np.abs(int8 - merged).max():.3g}; "
-            f"INT8 vs fp32: {np.abs(int8 - fp32).max():.3g}; fp32 vs bf16: {np.abs(fp32 - merged).max():.3g} "
-            "(chunks in model units, [-1, 1])"
+            f"INT8 vs {args.dtype} merged, equivalence frames: max |chunk diff| "
+            f"{np.abs(int8 - merged).max():.3g}; "
+            f"INT8 vs fp32: {np.abs(int8 - fp32).max():.3g}; fp32 vs {args.dtype}: "
+            f"{np.abs(fp32 - merged).max():.3g} (chunks in model units, [-1, 1])"
         )
     best = min((r for r in table if r[1] == 2), key=lambda r: r[4], default=None)
     if best:
