@@ -158,6 +158,16 @@ def _make_runtime(cfg: DictConfig):
     return env, policy, settings
 
 
+def _describe(policy: Any) -> dict[str, Any] | None:
+    """The policy's ``describe()`` (checkpoint hash, preprocessing profile, token layout) if it has one."""
+    describe = getattr(policy, "describe", None)
+    return describe() if callable(describe) else None
+
+
+def _describe_in_worker() -> dict[str, Any] | None:
+    return _describe(_WORKER["policy"])
+
+
 def _run_in_worker(spec: EpisodeSpec) -> dict[str, Any]:
     row, _ = run_episode(_WORKER["env"], _WORKER["policy"], spec, _WORKER["settings"])
     return row
@@ -209,15 +219,18 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
             os.fsync(sink.fileno())
             bar.update(1)
 
+        policy_info: dict[str, Any] | None = None
         if todo and workers == 1:
             env, policy, settings = runtime
             for spec in todo:
                 record(run_episode(env, policy, spec, settings)[0])
+            policy_info = _describe(policy)
         elif todo:
             with spawn_pool(workers, _init_worker, (OmegaConf.to_yaml(cfg),)) as pool:
                 futures = [pool.submit(_run_in_worker, spec) for spec in todo]
                 for future in as_completed(futures):
                     record(future.result())
+                policy_info = pool.submit(_describe_in_worker).result()
     bar.close()
     rows = [done[s.key] for s in specs]
     if int(cfg.videos) > 0:
@@ -227,6 +240,9 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
         "provenance": provenance(cfg, [s.seed for s in specs if not s.flipped]),
         "episodes": rows,
     }
+    if policy_info is None and (out_dir / "results.json").exists():  # a resumed, finished run
+        policy_info = json.loads((out_dir / "results.json").read_text()).get("provenance", {}).get("policy")
+    results["provenance"]["policy"] = policy_info
     atomic_write_json(out_dir / "results.json", results)
     if cfg.report:
         from eval.report import write_report

@@ -514,6 +514,20 @@ def compress_ints(values: Iterable[int]) -> str:
     return ", ".join(parts)
 
 
+def _policy_rows(info: Any) -> list[list[str]]:
+    """Checkpoint hash, preprocessing profile and token layout of the policy, when it describes them."""
+    if not isinstance(info, Mapping):
+        return []
+    pre = info.get("preprocessing") or {}
+    rows = [["policy checkpoint sha256", str(info.get("checkpoint_hash", "—"))]]
+    if pre:
+        profile = f"{pre.get('profile', '—')} (settings sha256 {pre.get('hash', '—')})"
+        rows.append(["preprocessing profile", profile])
+    if info.get("token_layout"):
+        rows.append(["token layout", str(info["token_layout"])])
+    return rows
+
+
 def provenance_section(doc: Doc, provenance: Mapping[str, Any]) -> None:
     """Commit, creation time, renderer, seeds, package versions and the resolved config."""
     doc.heading("Provenance")
@@ -526,6 +540,7 @@ def provenance_section(doc: Doc, provenance: Mapping[str, Any]) -> None:
             ["renderer", provenance.get("renderer", "—")],
             ["platform", provenance.get("platform", "—")],
             ["seeds", compress_ints(seeds) if seeds else "—"],
+            *_policy_rows(provenance.get("policy")),
         ],
     )
     packages = provenance.get("packages") or {}

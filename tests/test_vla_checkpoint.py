@@ -168,6 +168,8 @@ def robovlms_json(tiny_dir, window: int = 3) -> dict:
             "lora_alpha": 8,
             "lora_dropout": 0.0,
             "lora_bias": "none",
+            # the bench's text-only placement, named the way 2026 configs may name targets (a regex)
+            "lora_target_modules": r"text_model\..*\.(q_proj|k_proj|v_proj|out_proj|fc1|fc2)",
         },
         "act_head": {
             "type": "MobileVLALSTMDecoder",
@@ -184,7 +186,8 @@ def robovlms_json(tiny_dir, window: int = 3) -> dict:
 
 
 def test_robovlms_ckpt_round_trip_is_exact(tiny_dir, tmp_path):
-    model = trained_like(tiny_dir)
+    """Imports run the team's token layout and preprocessing profile; unmerged, bit-exact."""
+    model = trained_like(tiny_dir, token_layout="robovlms_fallback")
     state = robovlms_layout(model)
     for key in (
         "model.action_token",
@@ -208,12 +211,17 @@ def test_robovlms_ckpt_round_trip_is_exact(tiny_dir, tmp_path):
             "head": HEAD,
             "window": 3,
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+            "token_layout": "robovlms_fallback",
         },
-        preprocess={"resize": 56},
+        preprocess={"resize": 56, "profile": "robovlms_2025"},
+        merge_lora=False,
     )
     original.model.load_state_dict(model.state_dict())
-    imported = make_policy("vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf))
+    imported = make_policy("vla", robovlms_checkpoint=str(ckpt), robovlms_config=str(conf), merge_lora=False)
     assert imported.preprocess_cfg.resize == 56 and imported.preprocess_cfg.normalize == "div255"
+    pre = imported.preprocess_cfg
+    assert pre.profile == "robovlms_2025" and pre.channel_order == "bgr"
+    assert imported.model.config.token_layout == "robovlms_fallback"
     assert imported.model.config.head.mlp_hidden == (32, 24)  # read from the tensors
     np.testing.assert_array_equal(rollout(imported), rollout(original))
     assert torch.equal(outputs(imported.model), outputs(model))
@@ -225,9 +233,18 @@ def test_robovlms_exporter_with_peft_aliases_round_trips(tiny_dir, tmp_path):
     keys = torch.load(tmp_path / "m.ckpt", weights_only=True)["state_dict"].keys()
     assert any(k.startswith("model.model.base_model.model.text_model.") for k in keys)
     imported = make_policy(
+        "vla",
+        robovlms_checkpoint=str(tmp_path / "m.ckpt"),
+        robovlms_config=str(tmp_path / "m.json"),
+        merge_lora=False,
+    )
+    assert imported.model.config.token_layout == "bench"  # recorded by the exporter
+    assert torch.equal(outputs(imported.model), outputs(model))
+    merged = make_policy(
         "vla", robovlms_checkpoint=str(tmp_path / "m.ckpt"), robovlms_config=str(tmp_path / "m.json")
     )
-    assert torch.equal(outputs(imported.model), outputs(model))
+    assert merged.model.lora_merged and not any("lora_" in k for k in merged.model.state_dict())
+    torch.testing.assert_close(outputs(merged.model), outputs(model), atol=1e-5, rtol=0)
 
 
 def test_robovlms_strict_load_lists_missing_and_unexpected_keys(tiny_dir, tmp_path):

@@ -357,16 +357,19 @@ def require_matching_keys(
 def _key_report(
     source: Any, missing: list[str], unexpected: list[str], shapes: list[str] | None = None
 ) -> str:
-    def show(keys: list[str]) -> str:
-        return ", ".join(keys[:20]) + (f", ... ({len(keys)} in all)" if len(keys) > 20 else "")
+    return listing(
+        f"{source}: weights do not match the model",
+        [("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes or [])],
+    )
 
-    parts = [f"{source}: weights do not match the model"]
-    if missing:
-        parts.append(f"missing keys ({len(missing)}): {show(missing)}")
-    if unexpected:
-        parts.append(f"unexpected keys ({len(unexpected)}): {show(unexpected)}")
-    if shapes:
-        parts.append(f"shape mismatches ({len(shapes)}): {show(shapes)}")
+
+def listing(header: str, groups: list[tuple[str, list[str]]], most: int = 20) -> str:
+    """``header; label (count): a, b, ... (N in all)`` for every non-empty group (error messages)."""
+    parts = [header]
+    for label, keys in groups:
+        if keys:
+            more = f", ... ({len(keys)} in all)" if len(keys) > most else ""
+            parts.append(f"{label} ({len(keys)}): " + ", ".join(keys[:most]) + more)
     return "; ".join(parts)
 
 

@@ -107,6 +107,10 @@ class ModelConfig:
     ``window``: frames of history fed to the head; ``train_mode``: ``frozen`` (head and action token
     only), ``lora`` (plus LoRA adapters on the language model) or ``full`` (whole backbone; the vision
     tower only with ``train_vision``). ``seed`` seeds the head, action token and LoRA initialisation.
+    ``token_layout``: ``bench`` (``<s> <image> latents </image> prompt </s> [ACTION]``, this bench's own
+    models) or ``robovlms_fallback`` (the team's checkpoints: the latents overwrite the first
+    ``latent_query_num`` positions of ``<s> prompt </s>``, padded to that length with attention mask 0,
+    then the action token; see ``VLAModel.encode_text``).
     """
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -117,6 +121,7 @@ class ModelConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     prompt: str = DEFAULT_PROMPT
     seed: int = 0
+    token_layout: Literal["bench", "robovlms_fallback"] = "bench"
 
     def __post_init__(self) -> None:
         _positive(self, "window")
@@ -128,15 +133,33 @@ class ModelConfig:
 class PreprocessConfig:
     """Camera frame → model input. Observations arrive RGB; ``channel_order`` is what the model was
     trained on (``bgr`` if it saw raw HDF5 frames). ``normalize``: ``div255`` (the real 2025 loader: [0, 1])
-    or ``clip`` (CLIP mean/std). ``resize``: square side in pixels (must match the vision tower)."""
+    or ``clip`` (CLIP mean/std). ``resize``: square side in pixels (must match the vision tower).
+    ``interpolation``: an OpenCV filter, or ``pil_bilinear``/``pil_bicubic`` (PIL's, as the team's loader).
+    ``profile``: the named profile these settings form (``policies.vla.profiles``); ``None`` derives it
+    from the settings (``custom`` when none fits); a name the settings contradict is an error."""
 
     channel_order: Literal["rgb", "bgr"] = "rgb"
     resize: int = 224
-    interpolation: Literal["bicubic", "bilinear", "area", "nearest"] = "bicubic"
+    interpolation: Literal["bicubic", "bilinear", "area", "nearest", "pil_bilinear", "pil_bicubic"] = (
+        "bicubic"
+    )
     normalize: Literal["div255", "clip"] = "div255"
+    profile: str | None = None
 
     def __post_init__(self) -> None:
+        from policies.vla import profiles
+
         _positive(self, "resize")
+        settings = {k: getattr(self, k) for k in ("channel_order", "interpolation", "normalize")}
+        if self.profile is None:
+            object.__setattr__(self, "profile", profiles.derive(settings))
+        elif self.profile != profiles.CUSTOM and not profiles.matches(self.profile, settings):
+            raise ValueError(
+                f"preprocess.profile {self.profile!r} means {profiles.PROFILES[self.profile]} "
+                f"but the settings are {settings}"
+            )
+        elif self.profile == profiles.CUSTOM and profiles.derive(settings) != profiles.CUSTOM:
+            object.__setattr__(self, "profile", profiles.derive(settings))
 
 
 @dataclass(frozen=True)
@@ -221,9 +244,14 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | T | None, where: str = "")
 
 
 def merge(obj: T, updates: Mapping[str, Any] | None, where: str = "") -> T:
-    """``obj`` with the (possibly nested) ``updates`` applied, re-validated."""
+    """``obj`` with the (possibly nested) ``updates`` applied, re-validated. For ``PreprocessConfig``,
+    ``updates["profile"]`` expands to that profile's settings (``profiles.resolve_overrides``)."""
     if not updates:
         return obj
+    if isinstance(obj, PreprocessConfig):  # a named profile expands to its settings
+        from policies.vla.profiles import resolve_overrides
+
+        return from_dict(PreprocessConfig, resolve_overrides(to_dict(obj), updates), where)
     base = dataclasses.asdict(obj)  # type: ignore[call-overload]
     _deep_update(base, dict(updates))
     return from_dict(type(obj), base, where)

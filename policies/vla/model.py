@@ -1,9 +1,14 @@
 """The VLA network: Kosmos-2 backbone + learnable action token + action head (RoboVLMs "MobileVLA").
 
-Per frame, the language model reads (right-padded, causal):
+Per frame, the language model reads (right-padded, causal), in the ``bench`` token layout:
 ``<s> <image> [latent_query_num image embeddings] </image> {prompt tokens} </s> [ACTION]``
 with ``prompt = "<grounding>An image of a robot {instruction}"``; the final hidden state at the action
-token (text hidden size, 2048 at full size) is the frame's feature. The head reads the window of W
+token (text hidden size, 2048 at full size) is the frame's feature. The ``robovlms_fallback`` layout
+reproduces what trained every team checkpoint (RoboVLMs ``forward_continuous``, Kosmos-2 fallback
+branch): ``<s> {prompt tokens} </s>`` padded with attention mask 0 up to ``latent_query_num``
+positions, the image embeddings written over the first ``latent_query_num`` positions, then
+``[ACTION]``; a prompt shorter than the latents is thus never seen, and only as many latents as it has
+tokens are attended to. The head reads the window of W
 such features. The language model is called through its base transformer, so no vocabulary logits
 (``lm_head``) are ever computed.
 """
@@ -48,6 +53,7 @@ class VLAModel(nn.Module):
             self.action_token = nn.Parameter(torch.zeros(self.text_dim, device=device))
             self.act_head = build_head(config.head, self.text_dim).to(device)
             self.lora_targets: list[str] = []
+            self.lora_merged = False
             if config.train_mode == "lora":
                 self._inject_lora()
         self.set_trainable()
@@ -85,11 +91,14 @@ class VLAModel(nn.Module):
         return {k: (sorted(v) if isinstance(v, set) else v) for k, v in d.items()}
 
     def set_trainable(self) -> None:
-        """requires_grad per ``train_mode``: head + action token always; LoRA tensors in ``lora`` mode;
-        the whole backbone in ``full`` mode; the vision tower only with ``train_vision``."""
+        """requires_grad per ``train_mode``: head + action token always; LoRA tensors in ``lora`` mode
+        (wherever they sit: peft trains the team's vision-tower adapters too); the whole backbone in
+        ``full`` mode; the vision tower's base weights only with ``train_vision``."""
         mode = self.config.train_mode
         for name, p in self.backbone.named_parameters():
-            if name.startswith("vision_model."):
+            if mode == "lora" and "lora_" in name:
+                p.requires_grad_(True)
+            elif name.startswith("vision_model."):
                 p.requires_grad_(self.config.train_vision)
             elif mode == "full":
                 p.requires_grad_(True)
@@ -158,11 +167,14 @@ class VLAModel(nn.Module):
     def encode_text(
         self, image_embeds: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
-        """Language model over image + prompt + action token; returns the action token's final hidden
-        state (N, D) in float32. ``ids``/``lengths`` come from ``tokenize`` (one row per frame)."""
+        """Language model over image + prompt + action token in ``config.token_layout``; returns the
+        action token's final hidden state (N, D) in float32. ``ids``/``lengths`` come from ``tokenize``
+        (one row per frame)."""
         n, q = image_embeds.shape[:2]
         if ids.shape[0] != n:
             raise ValueError(f"encode_text: {n} images but {ids.shape[0]} prompts")
+        if self.config.token_layout == "robovlms_fallback":
+            return self._encode_text_fallback(image_embeds, ids, lengths)
         width = ids.shape[1]
         total = 3 + q + width + 1
         full = torch.full((n, total), self.pad_id, dtype=torch.long, device=self.device)
@@ -180,6 +192,43 @@ class VLAModel(nn.Module):
         attention = (positions[None, :] <= act_pos[:, None]).long()
         hidden = text(inputs_embeds=emb, attention_mask=attention, use_cache=False).last_hidden_state
         return hidden[torch.arange(n, device=self.device), act_pos].float()
+
+    def _encode_text_fallback(
+        self, image_embeds: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """The team's layout: ``<s> prompt </s>`` (mask 1), padded to at least ``latent_query_num``
+        positions (mask 0), latents over positions ``[0, latent_query_num)``, action token last."""
+        n, q = image_embeds.shape[:2]
+        width = max(ids.shape[1] + 1, q)
+        full = torch.zeros((n, width), dtype=torch.long, device=self.device)
+        full[:, 0] = self.bos_id
+        full[:, 1 : 1 + ids.shape[1]] = ids
+        positions = torch.arange(width + 1, device=self.device)
+        attention = (positions[None, :] < 1 + lengths.to(self.device)[:, None]).long()
+        attention[:, width] = 1
+        text = self.backbone.text_model.model
+        emb = text.embed_tokens(full)
+        emb = torch.cat(
+            [image_embeds.to(emb.dtype), emb[:, q:], self.action_token.to(emb.dtype).expand(n, 1, -1)], dim=1
+        )
+        hidden = text(inputs_embeds=emb, attention_mask=attention, use_cache=False).last_hidden_state
+        return hidden[:, -1].float()
+
+    def merge_lora(self) -> int:
+        """Fold every LoRA adapter into its base weight and put the plain layer back (inference only:
+        the model then runs at the speed of one without LoRA). Returns the number of layers merged."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        merged = 0
+        for name, module in list(self.backbone.named_modules()):
+            if isinstance(module, BaseTunerLayer):
+                module.merge()
+                parent_name, _, child = name.rpartition(".")
+                parent = self.backbone.get_submodule(parent_name) if parent_name else self.backbone
+                setattr(parent, child, module.get_base_layer())
+                merged += 1
+        self.lora_merged = merged > 0
+        return merged
 
     def encode_frames(
         self, pixel_values: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor
@@ -213,3 +262,19 @@ def build_model(config: ModelConfig) -> VLAModel:
 
 def dtype_name(dtype: torch.dtype) -> str:
     return {v: k for k, v in DTYPES.items()}.get(dtype, str(dtype))
+
+
+def quantize_linears(model: VLAModel) -> None:
+    """Dynamic INT8 quantisation (torch.ao) of every ``nn.Linear`` of the backbone, in place; fp32 only."""
+    if model.backbone_dtype != torch.float32 or model.device.type != "cpu":
+        raise ValueError(
+            f"quantize='int8_dynamic' needs an fp32 backbone on the CPU, got "
+            f"{dtype_name(model.backbone_dtype)} on {model.device}; pass dtype='fp32', device='cpu'"
+        )
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        quantize_dynamic(model.backbone, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)

@@ -33,7 +33,7 @@ from policies.vla.config import (
     resolve_path,
     to_dict,
 )
-from policies.vla.model import VLAModel, build_model, dtype_name
+from policies.vla.model import VLAModel, build_model, dtype_name, quantize_linears
 from policies.vla.preprocess import Preprocessor
 
 
@@ -54,6 +54,11 @@ class VLAPolicy(BasePolicy):
     ``device``, ``dtype`` override where the backbone comes from and runs. ``num_threads`` sets torch's
     intra-op CPU threads for the whole process (1 avoids OpenMP spin-wait stalls of small models on a
     shared CPU: the tiny model takes ~2 ms per step with 1 thread, ~800 ms with 2 on a busy 2-core host).
+
+    ``merge_lora`` (default on) folds LoRA into the base weights at load (inference needs no separate
+    adapters; the model then runs at the speed of one without LoRA). ``quantize="int8_dynamic"``
+    applies torch's dynamic INT8 quantisation to the backbone's ``nn.Linear`` layers (fp32 only; CPU).
+    ``image_shape``: the (H, W, 3) RGB frame the policy is fed (``describe()``; any size is accepted).
     """
 
     name = "vla"
@@ -70,8 +75,13 @@ class VLAPolicy(BasePolicy):
         device: str | None = None,
         dtype: str | None = None,
         num_threads: int | None = None,
+        merge_lora: bool = True,
+        quantize: str | None = None,
+        image_shape: tuple[int, int, int] | list[int] = (144, 256, 3),
     ) -> None:
         super().__init__()
+        if quantize not in (None, "int8_dynamic"):
+            raise ValueError(f"quantize must be null or 'int8_dynamic', got {quantize!r}")
         if num_threads is not None:
             if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
                 raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
@@ -98,7 +108,7 @@ class VLAPolicy(BasePolicy):
 
             if not robovlms_config:
                 raise ValueError("robovlms_checkpoint= needs robovlms_config= (the JSON training config)")
-            self.model, saved_pre = load_robovlms_checkpoint(
+            self.model, saved_pre, report = load_robovlms_checkpoint(
                 resolve_path(robovlms_checkpoint),
                 resolve_path(robovlms_config),
                 backbone_path=backbone_path,
@@ -106,7 +116,7 @@ class VLAPolicy(BasePolicy):
                 dtype=dtype or "fp32",
             )
             saved_ad = ActionAdapterConfig()
-            self.provenance = {"robovlms_checkpoint": str(robovlms_checkpoint)}
+            self.provenance = {"robovlms_checkpoint": str(robovlms_checkpoint), "import": report.as_dict()}
             self.source = str(robovlms_checkpoint)
         else:
             cfg = from_dict(ModelConfig, dict(model or {}), "vla policy 'model' settings")
@@ -127,6 +137,20 @@ class VLAPolicy(BasePolicy):
                 f"preprocess.resize is {self.preprocess_cfg.resize} but the backbone's vision tower "
                 f"takes {self.model.image_size}x{self.model.image_size} images"
             )
+        self._hash_source = {
+            "checkpoint": resolve_path(checkpoint) if checkpoint else None,
+            "robovlms_checkpoint": resolve_path(robovlms_checkpoint) if robovlms_checkpoint else None,
+            "robovlms_config": resolve_path(robovlms_config) if robovlms_config else None,
+        }
+        self._checkpoint_hash: str | None = None
+        self.image_shape = tuple(int(v) for v in image_shape)
+        if len(self.image_shape) != 3 or self.image_shape[2] != 3 or min(self.image_shape) < 1:
+            raise ValueError(f"image_shape must be [H, W, 3], got {list(image_shape)}")
+        if merge_lora and self.model.config.train_mode == "lora":
+            self.model.merge_lora()
+        self.quantization = quantize
+        if quantize:
+            quantize_linears(self.model)
         self.preprocessor = Preprocessor(self.preprocess_cfg)
         self.adapter = ActionAdapter(self.adapter_cfg)
         self.executor = ChunkExecutor(self.adapter_cfg)
@@ -226,6 +250,21 @@ class VLAPolicy(BasePolicy):
             torch.cuda.synchronize(self.model.device)
         return time.perf_counter()
 
+    def checkpoint_hash(self) -> str:
+        """sha256 hex of the weights/config the policy was loaded from (computed once, then cached)."""
+        if self._checkpoint_hash is None:
+            from policies.vla.describe import checkpoint_hash
+
+            self._checkpoint_hash = checkpoint_hash(self._hash_source, to_dict(self.model.config))
+        return self._checkpoint_hash
+
+    def describe(self) -> dict[str, Any]:
+        """Checkpoint identity, preprocessing profile (name, settings, hash), token layout, action and
+        image contracts, JSON-ready (``policies.vla.describe``)."""
+        from policies.vla.describe import describe
+
+        return describe(self)
+
     def settings(self) -> dict[str, Any]:
         """Everything that defines this policy's behaviour, JSON-ready (for results files)."""
         return {
@@ -239,12 +278,18 @@ class VLAPolicy(BasePolicy):
 
 
 def _settle(cls: type, saved: Any, requested: Mapping[str, Any] | None, kind: str, source: str) -> Any:
-    """Saved settings with ``requested`` overrides applied, warning loudly when they differ."""
+    """Saved settings with ``requested`` overrides applied, warning loudly when they differ.
+    Preprocessing overrides may name a ``profile`` (``policies.vla.profiles.resolve_overrides``)."""
+    where = f"vla policy {kind.lower()} settings"
     if saved is None:
-        return from_dict(cls, dict(requested or {}), f"vla policy {kind.lower()} settings")
+        if cls is PreprocessConfig:
+            from policies.vla.profiles import resolve_overrides
+
+            return from_dict(cls, resolve_overrides({}, requested), where)
+        return from_dict(cls, dict(requested or {}), where)
     if not requested:
         return saved
-    final = merge(saved, requested, f"vla policy {kind.lower()} settings")
+    final = merge(saved, requested, where)
     from policies.vla.checkpoint import warn_if_differs
 
     warn_if_differs(kind, saved, final, source)

@@ -1,4 +1,11 @@
-"""Camera frames (H, W, 3) uint8 RGB → model pixel tensors (3, S, S) float, per ``PreprocessConfig``."""
+"""Camera frames (H, W, 3) uint8 RGB → model pixel tensors (3, S, S) float, per ``PreprocessConfig``.
+
+The one place where the env's RGB observation becomes what a checkpoint was trained on (its
+preprocessing profile, ``policies.vla.profiles``): channel order, resize filter, normalisation.
+``pil_*`` filters call PIL exactly as the team's loader does (``Image.fromarray(frame).resize((S, S),
+Image.BILINEAR)`` on the uint8 frame); OpenCV's bilinear differs from PIL's when downscaling (PIL
+widens the kernel to antialias), so the two are not interchangeable.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from policies.vla.config import PreprocessConfig
 
@@ -18,6 +26,7 @@ _INTERPOLATION = {
     "area": cv2.INTER_AREA,
     "nearest": cv2.INTER_NEAREST,
 }
+_PIL = {"pil_bilinear": Image.Resampling.BILINEAR, "pil_bicubic": Image.Resampling.BICUBIC}
 
 
 def check_rgb(rgb: Any, name: str = "obs['rgb']") -> np.ndarray:
@@ -39,18 +48,27 @@ class Preprocessor:
 
     def __init__(self, cfg: PreprocessConfig):
         self.cfg = cfg
-        self._interp = _INTERPOLATION[cfg.interpolation]
+        self._pil = _PIL.get(cfg.interpolation)
+        self._interp = _INTERPOLATION.get(cfg.interpolation, cv2.INTER_LINEAR)
         if cfg.normalize == "clip":
             self._mean = np.asarray(CLIP_MEAN, dtype=np.float32)
             self._std = np.asarray(CLIP_STD, dtype=np.float32)
 
+    def resized(self, rgb: np.ndarray) -> np.ndarray:
+        """One RGB frame → (S, S, 3) uint8 in the model's channel order (before normalisation)."""
+        img = check_rgb(rgb)
+        if self.cfg.channel_order == "bgr":
+            img = np.ascontiguousarray(img[..., ::-1])
+        s = self.cfg.resize
+        if img.shape[:2] == (s, s):
+            return img
+        if self._pil is not None:
+            return np.asarray(Image.fromarray(img).resize((s, s), self._pil))
+        return cv2.resize(img, (s, s), interpolation=self._interp)
+
     def frame(self, rgb: np.ndarray) -> np.ndarray:
         """One RGB frame → (3, S, S) float32 in the model's channel order and normalisation."""
-        rgb = check_rgb(rgb)
-        s = self.cfg.resize
-        img = rgb if rgb.shape[:2] == (s, s) else cv2.resize(rgb, (s, s), interpolation=self._interp)
-        if self.cfg.channel_order == "bgr":
-            img = img[..., ::-1]
+        img = self.resized(rgb)
         x = img.astype(np.float32) * (1.0 / 255.0)
         if self.cfg.normalize == "clip":
             x = (x - self._mean) / self._std

@@ -3,17 +3,23 @@
 State-dict layout (RoboVLMs ``BaseTrainer.model`` = ``RoboKosMos``):
 
 - ``model.backbone.*``: ``Kosmos2ForConditionalGeneration`` with peft LoRA injected in place
-  (``...q_proj.base_layer.weight``, ``...q_proj.lora_A.default.weight``, ``...lora_B.default.weight``);
+  (``...q_proj.base_layer.weight``, ``...q_proj.lora_A.default.weight``, ``...lora_B.default.weight``)
+  wherever the team's target rule put it (``policies.vla.robovlms_lora``: vision encoder, projection
+  and text model);
 - ``model.model.base_model.model.*``: the same tensors again, seen through the ``PeftModel`` wrapper
-  RoboVLMs registers as ``model.model`` (dropped as aliases);
+  (either copy alone is accepted; both must agree);
 - ``model.act_head.rnn.*`` (LSTM), ``model.act_head.velocities.mlp.{0,2,4,6}.*`` (MLP + tanh);
 - ``model.action_token`` (text hidden size).
 
 JSON keys read: ``window_size``, ``fwd_pred_next_n``, ``image_size``, ``act_head`` (``type``,
 ``hidden_size``, ``num_layers``, ``action_dim``, ``policy_rnn_dropout_p``, ``down_sample``, ``latent``),
 ``train_setup`` (``lora_enable``, ``lora_r``, ``lora_alpha``, ``lora_dropout``, ``lora_bias``,
-``freeze_backbone``, ``train_vision``), and the base model path from ``model_path``,
-``vlm.pretrained_model_name_or_path`` or ``model_url``.
+``lora_target_modules``, ``freeze_backbone``, ``train_vision``), the base model path from
+``model_path``, ``vlm.pretrained_model_name_or_path`` or ``model_url``, and two keys only this bench's
+exporter writes: ``preprocess_profile`` and ``mvla_token_layout``.
+
+Imported checkpoints run in the ``robovlms_fallback`` token layout (what trained them) and with the
+preprocessing profile of the team's loader at the checkpoint's date (``policies.vla.profiles``).
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ import os
 import re
 import tempfile
 import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from policies.vla import profiles
 from policies.vla.config import (
     BackboneConfig,
     HeadConfig,
@@ -38,10 +46,30 @@ from policies.vla.config import (
     resolve_path,
 )
 from policies.vla.model import VLAModel
+from policies.vla.robovlms_lora import check_targets, checkpoint_targets, merge_copies
 
 PREFIX = "model."
 ALIAS_PREFIX = "model.model.base_model.model."
+PEFT_INNER = "base_model.model."
 SUPPORTED_HEADS = ("MobileVLALSTMDecoder", "NavPolicyRegression", "LSTMDecoder")
+TEAM_LAYOUT = "robovlms_fallback"
+
+
+@dataclass
+class ImportReport:
+    """What the import decided and checked (recorded in the policy's provenance)."""
+
+    preprocess_profile: str
+    profile_reason: str
+    token_layout: str
+    lora_modules: int = 0
+    lora_rule: str = ""
+    missing: int = 0
+    unexpected: int = 0
+    peft_copies: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -69,25 +97,33 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def map_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """RoboVLMs keys → this package's ``VLAModel`` keys. Returns (mapped, unmappable keys)."""
-    mapped: dict[str, torch.Tensor] = {}
+def map_state_dict(
+    state: dict[str, torch.Tensor], source: Any = "checkpoint"
+) -> tuple[dict[str, torch.Tensor], list[str], list[str]]:
+    """RoboVLMs keys → this package's ``VLAModel`` keys.
+
+    Returns (mapped, unmappable keys, names of the peft copies found). The backbone may come as
+    ``model.backbone.*`` (optionally itself ``model.backbone.base_model.model.*``) and/or
+    ``model.model.base_model.model.*``; both copies must agree (``merge_copies``).
+    """
+    rest: dict[str, torch.Tensor] = {}
+    primary: dict[str, torch.Tensor] = {}
+    alias: dict[str, torch.Tensor] = {}
     unknown: list[str] = []
-    aliases: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if key.startswith(ALIAS_PREFIX):
-            aliases["backbone." + key[len(ALIAS_PREFIX) :]] = value
-        elif (
-            key.startswith(PREFIX + "backbone.")
-            or key.startswith(PREFIX + "act_head.")
-            or key == PREFIX + "action_token"
-        ):
-            mapped[key[len(PREFIX) :]] = value
+            alias["backbone." + key[len(ALIAS_PREFIX) :]] = value
+        elif key.startswith(PREFIX + "backbone."):
+            inner = key[len(PREFIX + "backbone.") :]
+            primary["backbone." + inner.removeprefix(PEFT_INNER)] = value
+        elif key.startswith(PREFIX + "act_head.") or key == PREFIX + "action_token":
+            rest[key[len(PREFIX) :]] = value
         else:
             unknown.append(key)
-    for key, value in aliases.items():
-        mapped.setdefault(key, value)
-    return mapped, unknown
+    copies = [name for name, d in (("model.backbone", primary), ("model.model.base_model.model", alias)) if d]
+    mapped = merge_copies(primary, alias, source)
+    mapped.update(rest)
+    return mapped, unknown, copies
 
 
 def _require(cfg: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -107,12 +143,14 @@ def config_from_robovlms(
     device: str = "cpu",
     dtype: str = "fp32",
     where: str = "RoboVLMs config",
+    paths: tuple[str | Path, ...] = (),
 ) -> tuple[ModelConfig, PreprocessConfig]:
     """Our ``ModelConfig`` and ``PreprocessConfig`` from a RoboVLMs JSON config.
 
     RoboVLMs hard-codes the head MLP widths (1024, 512, 256); when ``state`` is given they are read from
     its ``act_head.velocities.mlp.*.weight`` shapes instead (so scaled-down test models import too).
-    Normalisation is ``div255``: the real 2025 loader only divided by 255.
+    Preprocessing is the profile of the team's loader at the checkpoint's date (``paths``: the config
+    and checkpoint files, searched for a date); the token layout is ``robovlms_fallback``.
     """
     window = _require(cfg, "window_size", int, where)
     chunk = _require(cfg, "fwd_pred_next_n", int, where)
@@ -164,6 +202,7 @@ def config_from_robovlms(
             f"{where}: no local base-model path (model_path / vlm.pretrained_model_name_or_path); "
             f"pass backbone_path="
         )
+    layout = cfg.get("mvla_token_layout", TEAM_LAYOUT)
     model_cfg = ModelConfig(
         backbone=BackboneConfig(path=path, init="pretrained", dtype=dtype, device=device),  # type: ignore[arg-type]
         head=head_cfg,
@@ -171,8 +210,12 @@ def config_from_robovlms(
         train_mode=train_mode,  # type: ignore[arg-type]
         train_vision=bool(setup.get("train_vision", False)),
         lora=lora,
+        token_layout=layout,
     )
-    preprocess = PreprocessConfig(resize=int(cfg.get("image_size", 224)), normalize="div255")
+    profile, _ = profiles.profile_for_robovlms(cfg, *paths)
+    preprocess = PreprocessConfig(
+        resize=int(cfg.get("image_size", 224)), profile=profile, **profiles.PROFILES[profile]
+    )
     return model_cfg, preprocess
 
 
@@ -189,13 +232,15 @@ def load_robovlms_checkpoint(
     backbone_path: str | None = None,
     device: str = "cpu",
     dtype: str = "fp32",
-) -> tuple[VLAModel, PreprocessConfig]:
+) -> tuple[VLAModel, PreprocessConfig, ImportReport]:
     """Build our model from a RoboVLMs ``.ckpt`` + JSON config and load every tensor strictly.
 
-    Raises ``RuntimeError`` listing missing and unexpected keys (and shape mismatches) when the
-    checkpoint does not match the architecture the config describes.
+    LoRA goes exactly where the checkpoint carries it, checked against the config (its
+    ``lora_target_modules``, else the team's suffix rule) and its ``lora_r``. Raises ``RuntimeError``
+    listing missing and unexpected keys (and shape mismatches), ``ValueError`` for LoRA that does not
+    match the config or peft copies that disagree.
     """
-    from policies.vla.model import build_model
+    from policies.vla.backbone import load_backbone
 
     cfg_file = Path(config_path)
     missing = [
@@ -207,19 +252,43 @@ def load_robovlms_checkpoint(
         raise FileNotFoundError(f"RoboVLMs {' and '.join(missing)} not found")
     cfg = json.loads(cfg_file.read_text())
     state = read_state_dict(ckpt_path)
+    where = str(cfg_file)
     model_cfg, preprocess = config_from_robovlms(
-        cfg, state, backbone_path=backbone_path, device=device, dtype=dtype, where=str(cfg_file)
+        cfg,
+        state,
+        backbone_path=backbone_path,
+        device=device,
+        dtype=dtype,
+        where=where,
+        paths=(cfg_file, ckpt_path),
     )
-    model = build_model(model_cfg)
-    load_mapped_state(model, state, source=ckpt_path)
-    return model.eval(), preprocess
+    _, reason = profiles.profile_for_robovlms(cfg, cfg_file, ckpt_path)
+    mapped, unknown, copies = map_state_dict(state, ckpt_path)
+    lora_mods = checkpoint_targets(mapped, ckpt_path)
+    backbone, tokenizer = load_backbone(model_cfg.backbone)
+    report = ImportReport(preprocess.profile or "", reason, model_cfg.token_layout, peft_copies=copies)
+    if model_cfg.train_mode == "lora":
+        report.lora_rule = check_targets(
+            lora_mods, backbone, cfg.get("train_setup", {}), model_cfg.lora.r, where
+        )
+        report.lora_modules = len(lora_mods)
+        model_cfg = replace(model_cfg, lora=replace(model_cfg.lora, target_modules=tuple(sorted(lora_mods))))
+    elif lora_mods:
+        raise ValueError(
+            f"{where}: train_setup.lora_enable is false but {ckpt_path} carries LoRA on "
+            f"{len(lora_mods)} modules"
+        )
+    model = VLAModel(model_cfg, backbone, tokenizer)
+    load_mapped_state(model, mapped, unknown, source=ckpt_path)
+    return model.eval(), preprocess, report
 
 
-def load_mapped_state(model: VLAModel, state: dict[str, torch.Tensor], source: Any = "checkpoint") -> None:
-    """Strictly load a RoboVLMs state dict into ``model``."""
+def load_mapped_state(
+    model: VLAModel, mapped: dict[str, torch.Tensor], unknown: list[str], source: Any = "checkpoint"
+) -> None:
+    """Strictly load mapped RoboVLMs tensors into ``model`` (every key used, every shape checked)."""
     from policies.vla.checkpoint import require_matching_keys
 
-    mapped, unknown = map_state_dict(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(mapped))
     unexpected = sorted(unknown + [k for k in mapped if k not in expected])
@@ -239,11 +308,18 @@ def export_state_dict(model: VLAModel, *, with_peft_alias: bool = True) -> dict[
 
 
 def write_robovlms_checkpoint(
-    model: VLAModel, ckpt_path: str | Path, config_path: str | Path, image_size: int | None = None
+    model: VLAModel,
+    ckpt_path: str | Path,
+    config_path: str | Path,
+    image_size: int | None = None,
+    preprocess_profile: str | None = None,
 ) -> None:
-    """Write ``model`` as a RoboVLMs-style ``.ckpt`` (``torch.save({"state_dict": ...})``) + JSON config."""
+    """Write ``model`` as a RoboVLMs-style ``.ckpt`` (``torch.save({"state_dict": ...})``) + JSON config.
+
+    The JSON also records the LoRA modules (full names), the model's token layout and, when given,
+    the preprocessing profile, so the import reproduces this model exactly."""
     cfg = model.config
-    rcfg = {
+    rcfg: dict[str, Any] = {
         "model": "kosmos",
         "model_path": cfg.backbone.path,
         "vlm": {
@@ -262,7 +338,9 @@ def write_robovlms_checkpoint(
             "lora_alpha": cfg.lora.alpha,
             "lora_dropout": cfg.lora.dropout,
             "lora_bias": cfg.lora.bias,
+            "lora_target_modules": sorted(model.lora_targets),
         },
+        "mvla_token_layout": cfg.token_layout,
         "act_head": {
             "type": "MobileVLALSTMDecoder",
             "hidden_size": cfg.head.hidden_size,
@@ -275,6 +353,9 @@ def write_robovlms_checkpoint(
             "window_size": cfg.window,
         },
     }
+    if preprocess_profile is not None:
+        profiles.check_profile(preprocess_profile)
+        rcfg["preprocess_profile"] = preprocess_profile
     if cfg.head.type != "lstm":
         raise ValueError(f"RoboVLMs export needs an lstm head, this model has {cfg.head.type!r}")
     ckpt, conf = Path(ckpt_path), Path(config_path)
