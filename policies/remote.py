@@ -64,6 +64,7 @@ class RemotePolicy(BasePolicy):
         self._seed: int | None = None
         self._seq = 0
         self._ws: ClientConnection | None = None
+        self._stack: contextlib.ExitStack | None = None
         self.server_hello: dict[str, Any] = {}
         self.connect()
 
@@ -71,16 +72,20 @@ class RemotePolicy(BasePolicy):
     def connect(self) -> None:
         """(Re)connect and exchange hellos; raises ``RemoteError`` (code ``handshake_mismatch`` etc.)."""
         self.close()
+        stack = contextlib.ExitStack()
         try:
-            ws = connect(
-                self.url,
-                open_timeout=self.timeout_s,
-                close_timeout=1.0,
-                max_size=2 * MAX_MESSAGE_BYTES,
-                compression=None,
+            ws = stack.enter_context(
+                connect(
+                    self.url,
+                    open_timeout=self.timeout_s,
+                    close_timeout=1.0,
+                    max_size=2 * MAX_MESSAGE_BYTES,
+                    compression=None,
+                )
             )
         except (OSError, WebSocketException, TimeoutError) as exc:
             raise RemoteError("connection", f"cannot connect to {self.url}: {exc}") from None
+        self._stack = stack
         self._ws = ws
         reply = self._request(self.hello)
         try:
@@ -91,13 +96,16 @@ class RemotePolicy(BasePolicy):
         self.server_hello = reply
 
     def close(self) -> None:
-        if self._ws is not None:
+        """Close the connection (the server frees this session's policy)."""
+        if self._stack is not None:
             with contextlib.suppress(Exception):  # closing a broken connection
-                self._ws.close()
-            self._ws = None
+                self._stack.close()
+        self._ws = None
+        self._stack = None
 
     def __del__(self) -> None:
-        self.close()
+        if getattr(self, "_stack", None) is not None:
+            self.close()
 
     def _request(self, message: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
         if self._ws is None:
@@ -111,7 +119,7 @@ class RemotePolicy(BasePolicy):
                 "timeout", f"no reply from {self.url} within {timeout_s or self.timeout_s} s"
             ) from None
         except ConnectionClosed as exc:
-            self._ws = None
+            self.close()
             raise RemoteError("connection", f"connection to {self.url} closed: {exc}") from None
         except WireError as err:
             raise RemoteError(err.code, err.message, err.details) from None

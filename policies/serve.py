@@ -14,6 +14,7 @@ machine's clock and sent as a duration. ``GET /health`` answers JSON. Binds to 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import json
 import sys
@@ -125,7 +126,10 @@ class ServerHandle:
     loop: asyncio.AbstractEventLoop
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self.loop.call_soon_threadsafe(self.stop_event.set)
+        """Close the listening socket and every connection; idempotent."""
+        if self.thread.is_alive() and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self.stop_event.set)
         self.thread.join(timeout_s)
 
 
