@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -63,9 +62,10 @@ class BridgeNode(Node):
         act: Callable[[Frame, float], np.ndarray],
         recover: Callable[[], None] | None = None,
         name: str = "mvla_bridge",
+        context: Any = None,
         **overrides: Any,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, context=context)
         params = {**DEFAULTS, **overrides}
         for key, value in params.items():
             self.declare_parameter(key, value)
@@ -112,6 +112,7 @@ def remote_bridge(
     instruction: str,
     timeout_s: float = 10.0,
     image_shape: list[int] | None = None,
+    context: Any = None,
     **params: Any,
 ) -> tuple[BridgeNode, Any]:
     """A ``BridgeNode`` driven by a ``RemotePolicy`` at ``url`` (hello and reset done here)."""
@@ -128,7 +129,7 @@ def remote_bridge(
         policy.connect()
         policy.reset(instruction)
 
-    node = BridgeNode(act, recover, instruction=instruction, **params)
+    node = BridgeNode(act, recover, context=context, instruction=instruction, **params)
     return node, policy
 
 
@@ -167,9 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     node.start()
     stop_at = None if args.duration is None else time.monotonic() + args.duration
-    spin = threading.Event()
     try:
-        while rclpy.ok() and not spin.is_set() and (stop_at is None or time.monotonic() < stop_at):
+        while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
             rclpy.spin_once(node, timeout_sec=0.1)
     except KeyboardInterrupt:
         pass
