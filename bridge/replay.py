@@ -125,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from eval.files import atomic_write_json
     from policies.remote import RemoteError, RemotePolicy
 
+    if args.out_bag is not None and args.out_bag.exists():
+        print(f"error: {args.out_bag} exists; give a new directory for the output bag", file=sys.stderr)
+        return 2
     try:
         policy = RemotePolicy(args.server)
         policy.reset(args.instruction)

@@ -194,6 +194,8 @@ class PolicyServer:
             "policy": self.description.get("name"),
             "sessions": self._active,
             "max_sessions": self.max_sessions,
+            "actions_sent": self.actions_sent,
+            "errors_sent": self.errors_sent,
             "protocol": self.hello["protocol"],
             "bench_version": self.hello["bench_version"],
         }

@@ -25,10 +25,10 @@ class ImageMeanPolicy(BasePolicy):
 
     name = "image_mean"
 
-    def __init__(self, gain: float = 4.0, delay_s: float = 0.0) -> None:
+    def __init__(self, gain: float = 4.0, image_shape=IMAGE_SHAPE) -> None:
         super().__init__()
+        self.image_shape = list(image_shape)
         self.gain = gain
-        self.delay_s = delay_s
         self.steps = 0
 
     def describe(self) -> dict[str, Any]:
@@ -36,7 +36,7 @@ class ImageMeanPolicy(BasePolicy):
         d.update(
             checkpoint_hash=CHECKPOINT_HASH,
             preprocessing=dict(PROFILE),
-            image={"shape": list(IMAGE_SHAPE), "dtype": "uint8", "channel_order": "RGB"},
+            image={"shape": self.image_shape, "dtype": "uint8", "channel_order": "RGB"},
         )
         return d
 
@@ -45,10 +45,6 @@ class ImageMeanPolicy(BasePolicy):
         self.steps = 0
 
     def _act(self, obs: dict[str, Any]) -> np.ndarray:
-        if self.delay_s:
-            import time
-
-            time.sleep(self.delay_s)
         self.steps += 1
         means = obs["rgb"].reshape(-1, 3).mean(axis=0) / 255.0
         return ((means - 0.5) * self.gain + 0.01 * self.steps).astype(np.float32)

@@ -7,8 +7,6 @@ ROS traffic stays on this machine in a domain of its own (``ROS_DOMAIN_ID`` from
 from __future__ import annotations
 
 import os
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -19,24 +17,13 @@ rclpy = pytest.importorskip(
     "rclpy", reason="ROS 2 wheels absent: pip install -e '.[ros]' to run the ROS bridge tests"
 )
 pytest.importorskip("geometry_msgs.msg", reason="ROS 2 wheels absent: pip install -e '.[ros]'")
-from geometry_msgs.msg import Twist  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from bridge.image import image_to_rgb, rgb_fields  # noqa: E402
+from bridge.loopback import drive  # noqa: E402
 from bridge.ros2 import remote_bridge  # noqa: E402
 from policies.base import ACTION_LIMITS  # noqa: E402
 from tests.server_helpers import ImageMeanPolicy, frames, served  # noqa: E402
-
-
-def _wait(predicate, timeout_s: float, step_s: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()
 
 
 def test_image_fields_round_trip_both_encodings():
@@ -61,35 +48,11 @@ def test_fake_camera_50_frames_give_49_or_more_twists_within_limits():
     try:
         with served(ImageMeanPolicy) as (_, handle):
             bridge, policy = remote_bridge(handle.url, "x", context=context, control_period_s=0.4)
-            camera = rclpy.create_node("fake_camera", context=context)
-            listener = rclpy.create_node("listener", context=context)
-            image_pub = camera.create_publisher(
-                Image, "/camera/image_raw", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-            )
-            got: list[np.ndarray] = []
-            listener.create_subscription(
-                Twist, "/cmd_vel", lambda m: got.append(np.array([m.linear.x, m.linear.y, m.angular.z])), 50
-            )
-            executor = MultiThreadedExecutor(num_threads=2, context=context)
-            for node in (bridge, camera, listener):
-                executor.add_node(node)
-            spinner = threading.Thread(target=executor.spin, daemon=True)
-            spinner.start()
             try:
-                # discovery: the camera sees the bridge, the bridge's /cmd_vel sees the listener
-                assert _wait(lambda: image_pub.get_subscription_count() > 0, 10.0)
-                assert _wait(lambda: bridge.publisher.get_subscription_count() > 0, 10.0)
-                bridge.start()
-                for rgb in stream:
-                    image_pub.publish(Image(**rgb_fields(rgb)))
-                    time.sleep(0.1)
-                _wait(lambda: bridge.core.stats.actions_accepted >= 50, 2.0)
-                time.sleep(0.2)
+                got = [twist for _, twist in drive(bridge, stream, 0.1, context, settle_s=0.3)]
             finally:
-                bridge.stop()
-                executor.shutdown(timeout_sec=2.0)
-                spinner.join(5.0)
                 policy.close()
+                bridge.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
     actions = [t for t in got if np.any(t != 0)]
