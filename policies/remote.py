@@ -132,6 +132,10 @@ class RemotePolicy(BasePolicy):
         return reply
 
     # ------------------------------------------------------------------ policy interface
+    def describe(self) -> dict[str, Any]:
+        """The served policy's description, as its server's hello stated it."""
+        return dict(self.server_hello.get("policy") or {})
+
     def seed(self, seed: int) -> None:
         """Sent with the next ``reset``: the served policy re-seeds exactly as a local one would."""
         self._seed = int(seed)
