@@ -14,8 +14,8 @@ machine's clock and sent as a duration. ``GET /health`` answers JSON. Binds to 1
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import json
 import sys
 import threading

@@ -65,7 +65,12 @@ def _encode_default(obj: Any) -> Any:
         if dtype.str not in ALLOWED_DTYPES:
             raise WireError("bad_array", f"array dtype {obj.dtype} cannot be sent; allowed: numeric, bool")
         arr = np.ascontiguousarray(obj, dtype=dtype)
-        return {"__ndarray__": True, "dtype": dtype.str, "shape": list(arr.shape), "data": memoryview(arr.reshape(-1)).cast("B")}
+        return {
+            "__ndarray__": True,
+            "dtype": dtype.str,
+            "shape": list(arr.shape),
+            "data": memoryview(arr.reshape(-1)).cast("B"),
+        }
     if isinstance(obj, np.generic):
         return obj.item()
     raise WireError(
