@@ -98,13 +98,9 @@ def bench_safety() -> None:
     recovered = [p for p, kind, _ in pub if kind == "action" and at[18] < p < at[30]]
     s = core.stats
     print(f"safety at control period {PERIOD} s ({load()})")
-    print(
-        f"  server stalled (SIGSTOP): zero velocity after {first_zero_after(pub, at[10]):.3f} s (<= 0.8?)"
-    )
+    print(f"  server stalled (SIGSTOP): zero velocity after {first_zero_after(pub, at[10]):.3f} s (<= 0.8?)")
     print(f"  server resumed (SIGCONT): {len(recovered)} actions published again before the kill")
-    print(
-        f"  server killed (SIGKILL): zero velocity after {first_zero_after(pub, at[30]):.3f} s (<= 0.8?)"
-    )
+    print(f"  server killed (SIGKILL): zero velocity after {first_zero_after(pub, at[30]):.3f} s (<= 0.8?)")
     print(
         f"  oldest action published: {s.max_published_age_s:.3f} s (<= 0.8?); actions {s.actions_accepted}, "
         f"stale dropped {s.actions_stale}, failed calls {len(runner.errors)}"
