@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from geometry_msgs.msg import Twist
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
@@ -56,11 +56,17 @@ def drive(
         lambda m: got.append((time.monotonic(), np.array([m.linear.x, m.linear.y, m.angular.z]))),
         100,
     )
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
-    for node in (bridge, camera, listener):
-        executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, name="loopback-spin", daemon=True)
-    spinner.start()
+    # the bridge spins on its own thread, as it would in its own process on the robot
+    executors = [
+        SingleThreadedExecutor(context=context),
+        MultiThreadedExecutor(num_threads=2, context=context),
+    ]
+    executors[0].add_node(bridge)
+    executors[1].add_node(camera)
+    executors[1].add_node(listener)
+    spinners = [threading.Thread(target=e.spin, name="loopback-spin", daemon=True) for e in executors]
+    for spinner in spinners:
+        spinner.start()
     try:
         if not wait_for(lambda: image_pub.get_subscription_count() > 0, discovery_timeout_s):
             raise TimeoutError(
@@ -78,8 +84,9 @@ def drive(
         time.sleep(settle_s)
     finally:
         bridge.stop()
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(5.0)
+        for executor, spinner in zip(executors, spinners, strict=True):
+            executor.shutdown(timeout_sec=2.0)
+            spinner.join(5.0)
         camera.destroy_node()
         listener.destroy_node()
     return got

@@ -37,7 +37,7 @@ def test_image_fields_round_trip_both_encodings():
 
 
 def test_fake_camera_50_frames_give_49_or_more_twists_within_limits():
-    """Frames every 0.1 s here (0.4 s, the real period: benchmarks/bench_bridge_ros2.py)."""
+    """Frames every 0.2 s here (0.4 s, the real period: ``benchmarks/bench_bridge.py --only ros``)."""
     # darker and brighter frames: the policy's raw output then exceeds the limits on some axes
     stream = [(f * (0.2 + 0.8 * (i % 7) / 6)).astype(np.uint8) for i, f in enumerate(frames(50))]
     expected_policy = ImageMeanPolicy()
@@ -49,7 +49,7 @@ def test_fake_camera_50_frames_give_49_or_more_twists_within_limits():
         with served(ImageMeanPolicy) as (_, handle):
             bridge, policy = remote_bridge(handle.url, "x", context=context, control_period_s=0.4)
             try:
-                got = [twist for _, twist in drive(bridge, stream, 0.1, context, settle_s=0.3)]
+                got = [twist for _, twist in drive(bridge, stream, 0.2, context, settle_s=0.3)]
             finally:
                 policy.close()
                 bridge.destroy_node()
