@@ -137,18 +137,8 @@ def test_names_and_timestamps_derive_from_seed_and_index(tmp_path):
 # ------------------------------------------------------------------------------------ resume
 def test_kill_9_then_rerun_gives_exactly_n_valid_episodes(tmp_path):
     out, n = tmp_path / "gen", 60
-    args = [
-        sys.executable,
-        "-m",
-        "datagen.generate",
-        "--episodes",
-        str(n),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        *SMALL,
-    ]
+    args = [sys.executable, "-m", "datagen.generate", "--episodes", str(n), "--out", str(out),
+            "--workers", "1", *SMALL]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -211,20 +201,8 @@ def test_merge_of_an_incomplete_folder_names_the_missing_episodes(tmp_path):
 
 def test_hydra_joblib_multirun_shards_and_merges(tmp_path):
     out = tmp_path / "mr"
-    code = main(
-        [
-            "--multirun",
-            "--episodes",
-            "4",
-            "--out",
-            str(out),
-            "shard=0,1",
-            "num_shards=2",
-            "hydra/launcher=joblib",
-            "hydra.launcher.n_jobs=2",
-            *SMALL,
-        ]
-    )
+    code = main(["--multirun", "--episodes", "4", "--out", str(out), "shard=0,1", "num_shards=2",
+                 "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMALL])
     assert code == 0
     entries = read_manifest(out / "manifest.jsonl")
     assert [e.extra["episode"] for e in entries] == [0, 1, 2, 3] and len(_episodes(out)) == 4
@@ -233,10 +211,8 @@ def test_hydra_joblib_multirun_shards_and_merges(tmp_path):
 # ------------------------------------------------------------------------------------ balance and variety
 def test_tag_balance_matches_requested_proportions(tmp_path):
     cfg = _cfg(tmp_path, 8, "suite=bottle_core_medium", "tag_weights.side.left=3", "env=no_randomization")
-    assert build_suite(cfg).proportions() == {
-        "1box_hori_left_core_medium": 0.75,
-        "1box_hori_right_core_medium": 0.25,
-    }
+    assert build_suite(cfg).proportions() == {"1box_hori_left_core_medium": 0.75,
+                                              "1box_hori_right_core_medium": 0.25}
     balance = generate(cfg).summary["tag_balance"]["side"]
     assert balance["left"]["episodes"] == 6 and balance["right"]["episodes"] == 2
     assert balance["left"]["observed"] == balance["left"]["requested"] == 0.75

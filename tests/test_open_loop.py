@@ -163,21 +163,8 @@ def test_split_keeps_only_the_held_out_manifest_entries(data: Path, tmp_path: Pa
     assert g["episodes"] == 1
     with pytest.raises(open_loop.OpenLoopError, match="split 'test'"):
         open_loop.evaluate(ForwardPolicy(), manifest, split="test")
-    assert (
-        open_loop.main(
-            [
-                "--policy",
-                "random",
-                "--data",
-                str(manifest),
-                "--split",
-                "val",
-                "--out",
-                str(tmp_path / "o.json"),
-            ]
-        )
-        == 0
-    )
+    assert open_loop.main(["--policy", "random", "--data", str(manifest), "--split", "val",
+                           "--out", str(tmp_path / "o.json")]) == 0
 
 
 def test_set_overrides_nest_dotted_keys_and_reject_conflicts():

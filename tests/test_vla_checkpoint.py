@@ -305,11 +305,7 @@ def test_export_retunes_inference_settings_records_them_and_loads(tiny_dir, tmp_
     model = trained_like(tiny_dir, train_mode="full")
     prov = {"data_manifest": {"train_episodes": ["a", "b", "c"], "val_episodes": ["d"]}}
     src = save_checkpoint(
-        model,
-        tmp_path / "last",
-        preprocess=PRE,
-        action_adapter=ActionAdapterConfig(),
-        provenance=prov,
+        model, tmp_path / "last", preprocess=PRE, action_adapter=ActionAdapterConfig(), provenance=prov,
         extra={"trainer_state.pt": {"optimizer": {}}},
     )
     dst = export_checkpoint(
