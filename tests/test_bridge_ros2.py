@@ -65,3 +65,13 @@ def test_fake_camera_50_frames_give_49_or_more_twists_within_limits():
     assert np.allclose(np.array(actions), np.array(sent), atol=1e-6)  # every published Twist arrived
     if len(actions) == 50:
         assert np.allclose(np.array(actions), np.array(want), atol=1e-6)
+
+
+def test_cli_runs_for_a_bounded_time_and_refuses_an_unreachable_server(capsys):
+    from bridge.ros2 import main
+
+    with served(ImageMeanPolicy) as (server, handle):
+        assert main(["--server", handle.url, "--instruction", "x", "--duration", "0.5"]) == 0
+    assert "frames 0" in capsys.readouterr().out
+    assert main(["--server", handle.url, "--instruction", "x", "--timeout", "1"]) == 2  # server gone
+    assert "error: connection" in capsys.readouterr().err

@@ -230,3 +230,35 @@ def test_closed_loop_through_the_server_matches_local(tmp_path):
     same = lambda rows: [{k: r[k] for k in DETERMINISTIC_FIELDS} for r in rows]  # noqa: E731
     assert same(remote["episodes"]) == same(local["episodes"])
     assert "network_ms" in remote["episodes"][0]["latency_ms"]  # the latency report sees the wire
+
+
+def test_cli_serves_on_localhost_by_default_with_a_health_endpoint():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "policies.serve", "--policy", "random", "--port", "0"]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving random on ws://127.0.0.1:"), line + proc.stderr.read()
+        url = line.split(" on ")[1].split()[0]
+        health = json.loads(
+            urllib.request.urlopen(url.replace("ws://", "http://") + "/health", timeout=10).read()
+        )
+        assert health["status"] == "ok" and health["policy"] == "random"
+        remote = RemotePolicy(url)
+        remote.seed(3)
+        remote.reset(INSTRUCTION)
+        local = make_policy("random")
+        local.seed(3)
+        local.reset(INSTRUCTION)
+        rgb = frames(1)[0]
+        assert [remote.act({"rgb": rgb}).tolist() for _ in range(5)] == [
+            local.act({"rgb": rgb}).tolist() for _ in range(5)
+        ]
+        remote.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
