@@ -153,6 +153,13 @@ class PolicyServer:
         self.factory = factory
         self.description = describe_policy(first)
         self.hello = make_hello(self.description, control_period_s)
+        try:
+            pack(self.hello)
+        except WireError as err:
+            raise ValueError(
+                f"policy {self.description.get('name')!r}: describe() holds values the wire cannot carry "
+                f"(numbers, strings, lists, maps, arrays only): {err}"
+            ) from None
         self.max_sessions = max_sessions
         self._idle: list[Policy] = [first]
         self._active = 0
@@ -212,10 +219,15 @@ class PolicyServer:
                     reply = await session.handle(message)
                 except WireError as err:
                     reply = err.as_message(seq)
-                    self.errors_sent += 1
+                try:
+                    data = pack(reply)
+                except WireError as err:
+                    reply, data = err.as_message(seq), pack(err.as_message(seq))
                 if reply["type"] == "action":
                     self.actions_sent += 1
-                await ws.send(pack(reply))
+                elif reply["type"] == "error":
+                    self.errors_sent += 1
+                await ws.send(data)
                 if session.closing:
                     await ws.close(1008, "handshake refused")
                     return

@@ -181,9 +181,16 @@ def test_policy_exceptions_become_typed_errors_without_traceback():
         assert "Traceback" not in str(err.value)
 
 
-def test_privileged_policies_are_not_served():
+def test_privileged_policies_and_unsendable_descriptions_are_not_served():
     with pytest.raises(ValueError, match="privileged"):
         PolicyServer(lambda: make_policy("scripted"))
+
+    class UnsendableDescription(ImageMeanPolicy):
+        def describe(self):
+            return {**super().describe(), "checkpoint_hash": object()}
+
+    with pytest.raises(ValueError, match="describe"):
+        PolicyServer(UnsendableDescription)
 
 
 def test_cli_bad_input_is_a_clean_error(capsys):
