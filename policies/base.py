@@ -14,10 +14,42 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from sim.protocol import NOMINAL
+
 OBS_RGB = "rgb"
 OBS_INSTRUCTION = "instruction"
 OBS_STATE = "state"
 """Privileged simulator state (scene geometry and robot pose); only scripted experts read it."""
+
+ACTION_KEYS = ("linear_x", "linear_y", "angular_z")
+"""Names of the three action components, robot frame (x forward, y left, z up)."""
+ACTION_UNITS = "teleop"
+"""Action units: the real teleop node's numbers (±1.15 per axis), not metres per second."""
+ACTION_LIMITS = ((-NOMINAL, NOMINAL),) * 3
+"""Per-axis ``[lo, hi]`` command limits, in teleop units (the env's action space)."""
+
+
+def default_description(name: str) -> dict[str, Any]:
+    """The ``describe()`` of a policy that has no checkpoint, no preprocessing and no fixed image size."""
+    return {
+        "name": name,
+        "checkpoint_hash": None,
+        "preprocessing": None,
+        "action": {
+            "keys": list(ACTION_KEYS),
+            "units": ACTION_UNITS,
+            "limits": [list(pair) for pair in ACTION_LIMITS],
+        },
+        "image": None,
+    }
+
+
+def describe_policy(policy: Any) -> dict[str, Any]:
+    """``policy.describe()`` when it has one, else the default description under its ``name``."""
+    describe = getattr(policy, "describe", None)
+    if callable(describe):
+        return describe()
+    return default_description(str(getattr(policy, "name", type(policy).__name__)))
 
 
 @dataclass
@@ -69,6 +101,17 @@ class BasePolicy:
 
     def reset(self, instruction: str) -> None:
         self.instruction = instruction
+
+    def describe(self) -> dict[str, Any]:
+        """What a remote peer must agree on before using this policy (the policy server's ``hello``).
+
+        Keys: ``name``; ``checkpoint_hash`` (None without a checkpoint); ``preprocessing`` (None, or
+        ``{"profile": name, "hash": sha256 of its canonical settings JSON, **settings}``); ``action``
+        (``keys``, ``units``, per-axis ``limits`` in teleop units); ``image`` (None when any size is
+        accepted, else ``{"shape": [H, W, 3], "dtype": "uint8", "channel_order": "RGB"}``).
+        Checkpoint policies override it.
+        """
+        return default_description(self.name)
 
     def act(self, obs: dict[str, Any]) -> np.ndarray:
         start = time.perf_counter()

@@ -1,0 +1,336 @@
+"""Serve any bench policy over websocket + msgpack:
+``python -m policies.serve --policy NAME [policy.key=value ...] [--host 127.0.0.1] [--port 8765]``.
+
+Per connection: ``hello`` (see ``policies.handshake``; a mismatch is answered with a
+``handshake_mismatch`` error and the connection closed, no action ever sent), then ``reset``
+(instruction, optional seed) and ``act`` (``seq`` + raw RGB frame; all preprocessing runs here, in the
+policy) any number of times. Each connection gets its own policy instance (state such as the VLA's
+frame window is never shared); at most ``max_sessions`` at once. Inference runs in a thread pool, off
+the event loop; ``server_ms`` in each ``action`` is the policy's own duration, measured on this
+machine's clock and sent as a duration. ``GET /health`` answers JSON. Binds to 127.0.0.1 unless
+``--host`` says otherwise. Privileged policies (they read simulator ground truth) are refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from policies.base import OBS_INSTRUCTION, OBS_RGB, Policy, describe_policy
+from policies.handshake import check_hello, make_hello
+from policies.wire import MAX_MESSAGE_BYTES, WireError, field, pack, unpack
+from sim.protocol import KEY_PRESS_S
+
+DEFAULT_PORT = 8765
+
+
+class _Session:
+    """One connection's protocol state and policy instance."""
+
+    def __init__(self, server: PolicyServer) -> None:
+        self.server = server
+        self.policy: Policy | None = None
+        self.was_reset = False
+        self.closing = False
+
+    async def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        kind = message["type"]
+        if kind == "hello":
+            return await self._hello(message)
+        if self.policy is None:
+            raise WireError("handshake_required", f"{kind!r} before a successful 'hello'")
+        if kind == "reset":
+            return await self._reset(message)
+        if kind == "act":
+            return await self._act(message)
+        raise WireError("malformed", f"unknown message type {kind!r}; expected hello, reset or act")
+
+    async def _hello(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.policy is not None:
+            raise WireError("malformed", "a second 'hello' on one connection")
+        try:
+            check_hello(self.server.hello, message, local_is_server=True)
+        except WireError:
+            self.closing = True
+            raise
+        self.policy = await self.server.acquire()
+        return self.server.hello
+
+    async def _reset(self, message: dict[str, Any]) -> dict[str, Any]:
+        instruction = field(message, "instruction", str)
+        seed = field(message, "seed", int, optional=True)
+        policy = self.policy
+
+        def run() -> None:
+            if seed is not None and hasattr(policy, "seed"):
+                policy.seed(seed)  # type: ignore[union-attr]
+            policy.reset(instruction)  # type: ignore[union-attr]
+
+        await self.server.run(run)
+        self.was_reset = True
+        return {"type": "reset_ok"}
+
+    async def _act(self, message: dict[str, Any]) -> dict[str, Any]:
+        seq = field(message, "seq", int)
+        rgb = field(message, "rgb", np.ndarray)
+        instruction = field(message, "instruction", str, optional=True)
+        if not self.was_reset:
+            raise WireError("reset_required", "send 'reset' (the instruction) before the first 'act'")
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise WireError(
+                "bad_observation", f"rgb is {rgb.dtype} {list(rgb.shape)}; expected uint8 (H, W, 3)"
+            )
+        image = self.server.description.get("image")
+        if image is not None and list(rgb.shape) != list(image["shape"]):
+            raise WireError("bad_observation", f"rgb shape {list(rgb.shape)} != served {image['shape']}")
+        obs: dict[str, Any] = {OBS_RGB: rgb}
+        if instruction is not None:
+            obs[OBS_INSTRUCTION] = instruction
+        policy = self.policy
+
+        def run() -> tuple[np.ndarray, float, dict[str, float]]:
+            start = time.perf_counter()
+            action = np.asarray(policy.act(obs), dtype=np.float32)  # type: ignore[union-attr]
+            elapsed = (time.perf_counter() - start) * 1e3
+            timing = getattr(policy, "last_timing", None)
+            return action, elapsed, (timing.as_dict() if timing is not None else {})
+
+        action, server_ms, timing = await self.server.run(run)
+        if action.shape != (3,) or not np.all(np.isfinite(action)):
+            raise WireError("policy_error", f"policy returned {action.tolist()}; expected 3 finite numbers")
+        return {"type": "action", "seq": seq, "action": action, "server_ms": server_ms, "timing": timing}
+
+
+@dataclass
+class ServerHandle:
+    """A server running in a background thread (tests, benchmarks): ``url``, ``health_url``, ``stop()``."""
+
+    url: str
+    health_url: str
+    thread: threading.Thread
+    stop_event: asyncio.Event
+    loop: asyncio.AbstractEventLoop
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Close the listening socket and every connection; idempotent."""
+        if self.thread.is_alive() and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(timeout_s)
+
+
+class PolicyServer:
+    """Serves policies built by ``factory`` (one per connection) over websocket + msgpack."""
+
+    def __init__(
+        self,
+        factory: Callable[[], Policy],
+        control_period_s: float | None = KEY_PRESS_S,
+        max_sessions: int = 4,
+    ) -> None:
+        first = factory()
+        if getattr(first, "privileged", False):
+            raise ValueError(
+                f"policy {getattr(first, 'name', '?')!r} is privileged (it reads simulator ground truth, "
+                "obs['state'], which a robot does not have); it cannot be served"
+            )
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions={max_sessions!r} is invalid; expected >= 1")
+        self.factory = factory
+        self.description = describe_policy(first)
+        self.hello = make_hello(self.description, control_period_s)
+        try:
+            pack(self.hello)
+        except WireError as err:
+            raise ValueError(
+                f"policy {self.description.get('name')!r}: describe() holds values the wire cannot carry "
+                f"(numbers, strings, lists, maps, arrays only): {err}"
+            ) from None
+        self.max_sessions = max_sessions
+        self._idle: list[Policy] = [first]
+        self._active = 0
+        self._executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="policy")
+        self.errors_sent = 0
+        self.actions_sent = 0
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` in the inference thread pool; a policy exception becomes a ``policy_error``."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        except WireError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported to the client as a typed error, no traceback
+            raise WireError("policy_error", f"{type(exc).__name__}: {exc}") from None
+
+    async def acquire(self) -> Policy:
+        if self._active >= self.max_sessions:
+            raise WireError("busy", f"the server already serves {self.max_sessions} sessions")
+        self._active += 1
+        if self._idle:
+            return self._idle.pop()
+        try:
+            return await self.run(self.factory)
+        except BaseException:
+            self._active -= 1
+            raise
+
+    def release(self, policy: Policy | None) -> None:
+        if policy is not None:
+            self._active -= 1
+            self._idle.append(policy)
+
+    def _health(self, connection: ServerConnection, request: Any) -> Any:
+        if request.path.split("?")[0] != "/health":
+            return None
+        body = {
+            "status": "ok",
+            "policy": self.description.get("name"),
+            "sessions": self._active,
+            "max_sessions": self.max_sessions,
+            "actions_sent": self.actions_sent,
+            "errors_sent": self.errors_sent,
+            "protocol": self.hello["protocol"],
+            "bench_version": self.hello["bench_version"],
+        }
+        return connection.respond(HTTPStatus.OK, json.dumps(body) + "\n")
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        session = _Session(self)
+        try:
+            async for raw in ws:
+                seq = None
+                try:
+                    message = unpack(raw)
+                    seq = message.get("seq") if isinstance(message.get("seq"), int) else None
+                    reply = await session.handle(message)
+                except WireError as err:
+                    reply = err.as_message(seq)
+                try:
+                    data = pack(reply)
+                except WireError as err:
+                    reply, data = err.as_message(seq), pack(err.as_message(seq))
+                if reply["type"] == "action":
+                    self.actions_sent += 1
+                elif reply["type"] == "error":
+                    self.errors_sent += 1
+                await ws.send(data)
+                if session.closing:
+                    await ws.close(1008, "handshake refused")
+                    return
+        except ConnectionClosed:
+            pass
+        finally:
+            self.release(session.policy)
+
+    async def serve(self, host: str, port: int, stop: asyncio.Event, ready: Callable[[int], None]) -> None:
+        """Serve until ``stop`` is set; ``ready(port)`` is called once listening (port 0: any free one)."""
+        async with serve(
+            self._connection,
+            host,
+            port,
+            process_request=self._health,
+            max_size=2 * MAX_MESSAGE_BYTES,  # larger ones get a typed 'too_large' error from unpack
+            compression=None,  # deflating camera frames costs far more than loopback bandwidth
+        ) as server:
+            ready(server.sockets[0].getsockname()[1])
+            await stop.wait()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def start_in_thread(
+        self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0
+    ) -> ServerHandle:
+        """Run the server on its own event loop in a daemon thread; returns once it listens."""
+        started = threading.Event()
+        box: dict[str, Any] = {}
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            box["loop"], box["stop"] = loop, asyncio.Event()
+
+            def ready(bound: int) -> None:
+                box["port"] = bound
+                started.set()
+
+            try:
+                loop.run_until_complete(self.serve(host, port, box["stop"], ready))
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                box["error"] = exc
+                started.set()
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=main, name="policy-server", daemon=True)
+        thread.start()
+        if not started.wait(timeout_s) or "error" in box:
+            raise RuntimeError(f"policy server did not start on {host}:{port}: {box.get('error')!r}")
+        url = f"ws://{host}:{box['port']}"
+        return ServerHandle(url, f"http://{host}:{box['port']}/health", thread, box["stop"], box["loop"])
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``policy.key=value`` arguments (dotted keys nest; values parse as YAML) → keyword overrides."""
+    from omegaconf import OmegaConf
+
+    for item in items:
+        if "=" not in item or not item.startswith("policy."):
+            raise ValueError(f"argument {item!r} is invalid; expected policy.KEY=VALUE")
+    cfg = OmegaConf.to_container(OmegaConf.from_dotlist(list(items)), resolve=True)
+    return dict(cfg.get("policy", {})) if isinstance(cfg, dict) else {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policies.serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policy", required=True, help="policy name (configs/policy/*.yaml or a type)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0: any free port)")
+    parser.add_argument("--control-period", type=float, default=KEY_PRESS_S, help="seconds per control step")
+    parser.add_argument(
+        "--max-sessions", type=int, default=4, help="concurrent connections (one policy each)"
+    )
+    parser.add_argument("overrides", nargs="*", help="policy.KEY=VALUE arguments of the policy")
+    args = parser.parse_args(argv)
+    from policies import make_policy
+
+    try:
+        overrides = parse_overrides(args.overrides)
+        server = PolicyServer(
+            lambda: make_policy(args.policy, **overrides), args.control_period, args.max_sessions
+        )
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def ready(port: int) -> None:
+        print(
+            f"serving {args.policy} on ws://{args.host}:{port} (health: http://{args.host}:{port}/health)",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(server.serve(args.host, args.port, asyncio.Event(), ready))
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
