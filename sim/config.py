@@ -59,12 +59,12 @@ class RobotConfig:
 
     radius: float = 0.16
     height: float = 0.12
-    speed_m_s: float = 0.325
+    speed_m_s: float = 0.315625
     spin_rad_s: float = 0.80
     key_press_s: float = 0.4
-    strafe_share: float = 0.6875
-    diagonal_angle_deg: float = 35.0
-    press_yaw_rad: float = -0.00425
+    strafe_share: float = 0.9875
+    diagonal_angle_deg: float = 34.6875
+    press_yaw_rad: float = -0.005
     control_mode: str = "key_press"
     control_period_s: float = 0.4
     max_linear: float = 1.15
@@ -225,9 +225,9 @@ class LayoutConfig:
     runs by ``python -m sim.calibrate``.
     """
 
-    box_x: float = 1.255
-    bottle_x: float = 2.2189
-    bottle_side_y: float = 0.4101
+    box_x: float = 1.195
+    bottle_x: float = 2.1687
+    bottle_side_y: float = 0.4325
     goal_standoff: float = 0.35
     goal_radius: float = 0.25
 

@@ -6,10 +6,11 @@ Layout (``LayoutConfig``, ``1box_hori_*_core_medium``, mirror-symmetric): box ce
 (x, ±y), bottle ``goal_standoff`` beyond the goal; box/bottle sizes and the robot radius are known.
 
 Objective, lexicographic (larger is better): (1) episode weight of the runs that end in the goal disc
-and clear every body by ``margin_m``; (2) how many distinct runs do; (3) minus the episode-weighted RMS
-distance of the end points to the goal centre. For given motion parameters the best layout is direct:
-the goal centre is the weighted mean end point (mirrored to the left) of the runs within the radius of
-the all-run mean, the box x the one that lets the most weight pass (then with the largest clearance).
+and clear every body by ``margin_m`` (and whose left-right mirror image clears the box by half of it);
+(2) how many distinct runs do; (3) minus the episode-weighted RMS distance of the end points to the
+goal centre. For given motion parameters the best layout is direct: the goal centre is the weighted
+mean end point (mirrored to the left) of the runs within the radius of the all-run mean, the box x the
+one that lets the most weight pass (then with the largest clearance).
 Paths come from ``OmniBase.plan`` (the sim's own motion, no noise), so a fit is exact for the bench.
 """
 
@@ -128,10 +129,11 @@ def evaluate(
 ) -> FitResult:
     """Outcome of ``runs`` under ``motion``; the layout is fitted unless ``layout`` is given."""
     robot = robot_config(motion, base)
-    paths = []
+    paths, mirrored = [], []
     for run in runs:
-        pts = trace(run.actions, robot)
-        paths.append(pts * (1.0 if run.side == "left" else np.array([1.0, -1.0])))
+        flip = 1.0 if run.side == "left" else np.array([1.0, -1.0])
+        paths.append(trace(run.actions, robot) * flip)
+        mirrored.append(trace(run.actions * np.array([1.0, -1.0, -1.0], np.float32), robot) * flip)
     ends = np.array([p[-1] for p in paths])
     w = np.array([r.weight for r in runs], float)
     if layout is None:
@@ -147,7 +149,9 @@ def evaluate(
     bottle = goal + np.array([goal_standoff, 0.0])
     clear = np.stack([_box_clearance(p, box_xs, robot.radius) for p in paths], axis=1)  # (B, R)
     bottle_clear = np.array([np.hypot(*(p - bottle).T).min() for p in paths]) - robot.radius - BOTTLE_RADIUS
-    ok = (clear >= margin_m) & (bottle_clear >= margin_m)[None, :]
+    # The mirrored run (the instruction-sensitivity probe) must pass the box too, on the wrong side.
+    mirror_clear = np.stack([_box_clearance(p, box_xs, robot.radius) for p in mirrored], axis=1)
+    ok = (clear >= margin_m) & (mirror_clear >= margin_m / 2) & (bottle_clear >= margin_m)[None, :]
     passing = (ok * w[None, :]).sum(1)
     worst = np.where(ok, clear, np.inf).min(1)
     order = np.lexsort((-np.where(np.isfinite(worst), worst, -1.0), -ok.sum(1), -passing))
