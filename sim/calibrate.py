@@ -23,7 +23,7 @@ import yaml
 
 from eval.files import atomic_write_text
 from sim.fit import FitResult, FitRun, evaluate, fit
-from sim.profiles import DEFAULT_CALIBRATION, DEFAULT_PERIODS, Period, parse_period
+from sim.profiles import DEFAULT_CALIBRATION, DEFAULT_PERIODS, REAL_SEQUENCES, Period, parse_period
 from sim.real_runs import RealRun, load_sequences_file
 
 FAMILY = "1box_hori_{side}_core_medium"
@@ -124,7 +124,11 @@ def calibrate(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "sequences", type=Path, help="real-sequences JSON (real_operator_sequences.json format)"
+        "sequences",
+        type=Path,
+        nargs="?",
+        default=REAL_SEQUENCES,
+        help="real-sequences JSON (default: configs/calibration/real_operator_sequences.json)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_CALIBRATION, help="calibration YAML to write")
     parser.add_argument(

@@ -13,7 +13,10 @@ from typing import Any
 
 import yaml
 
-DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "configs" / "calibration" / "real_2025.yaml"
+CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "configs" / "calibration"
+DEFAULT_CALIBRATION = CALIBRATION_DIR / "real_2025.yaml"
+REAL_SEQUENCES = CALIBRATION_DIR / "real_operator_sequences.json"
+"""The team's real operator sequences (a copy of the shared evidence file), the calibration's input."""
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,9 @@ def load_sources(sources: Iterable[str | Path]) -> tuple[list[RealRun], list[Run
     problems: list[RunProblem] = []
     for source in sources:
         path = Path(source)
-        if path.is_dir():
+        if not path.exists():
+            problems.append(RunProblem(str(path), str(path), "no such file or directory"))
+        elif path.is_dir():
             files = sorted(path.rglob("*.h5"))
             if not files:
                 problems.append(RunProblem(str(path), str(path), "directory holds no .h5 episodes"))
@@ -206,7 +208,7 @@ def load_sources(sources: Iterable[str | Path]) -> tuple[list[RealRun], list[Run
                 _add_episode(file, runs, problems)
         elif path.suffix == ".h5":
             _add_episode(path, runs, problems)
-        elif path.suffix == ".json" or path.exists():
+        else:
             try:
                 more, bad = load_sequences_file(path)
             except RunsFileError as exc:
@@ -214,8 +216,6 @@ def load_sources(sources: Iterable[str | Path]) -> tuple[list[RealRun], list[Run
                 continue
             runs += more
             problems += bad
-        else:
-            problems.append(RunProblem(str(path), str(path), "no such file or directory"))
     return runs, problems
 
 
