@@ -19,9 +19,9 @@ from sim.suites import load_suite, suite_from_mapping
 from tests.env_helpers import digest, rollout_hashes
 
 GOLDEN = {
-    ("1box_hori_left_core_medium", 0): "4499046bacf5257e",
-    ("2box_vert_right_variant_far", 11): "0be304d5ca9620a0",
-    ("target_left_right_path", 5): "d1f88676aaec3a82",
+    ("1box_hori_left_core_medium", 0): "621751454c993a2d",
+    ("2box_vert_right_variant_far", 11): "25d4c3c51fb84999",
+    ("target_left_right_path", 5): "6a69e078dfbea9aa",
 }
 """Digest of frames + poses of ``tests.env_helpers.SCRIPT`` with the default config (full randomisation).
 A change here means every recorded sim dataset and golden result changes: update deliberately."""
