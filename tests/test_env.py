@@ -123,8 +123,12 @@ def test_out_of_range_action_is_clipped_and_flagged(env):
     assert not info["action_clipped"]
 
 
+IDEAL_DRIVER = {"speed_m_s": 0.30, "strafe_share": 1.0, "diagonal_angle_deg": 45.0, "press_yaw_rad": 0.0}
+"""The driver's nominal semantics, before calibration: 0.12 m per press in exactly the commanded direction."""
+
+
 def test_key_press_semantics_diagonal_as_fast_as_straight():
-    e = MobileNavEnv(config={"randomization": {"enabled": False}})
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": IDEAL_DRIVER})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
         e.step(np.array([1.15, 0, 0], np.float32))
@@ -146,8 +150,28 @@ def test_key_press_semantics_diagonal_as_fast_as_straight():
         e.close()
 
 
+def test_calibrated_key_press_motion():
+    """Calibrated base: a diagonal moves a full step at diagonal_angle_deg, a strafe strafe_share of a
+    step, and every translation press turns the base by press_yaw_rad."""
+    robot = {"speed_m_s": 0.25, "strafe_share": 0.8, "diagonal_angle_deg": 30.0, "press_yaw_rad": 0.01}
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": robot})
+    try:
+        e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
+        e.step(np.array([1.15, 1.15, 0], np.float32))
+        x, y, yaw = e.pose
+        assert np.hypot(x, y) == pytest.approx(0.1, abs=1e-4)
+        assert np.degrees(np.arctan2(y, x)) == pytest.approx(30.0 + np.degrees(0.005), abs=0.05)
+        assert yaw == pytest.approx(0.01)
+        e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
+        e.step(np.array([0, -1.15, 0], np.float32))
+        assert np.hypot(*e.pose[:2]) == pytest.approx(0.08, abs=1e-4) and e.pose[1] < 0
+    finally:
+        e.close()
+
+
 def test_continuous_mode_scales_with_magnitude():
-    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": {"control_mode": "continuous"}})
+    robot = {**IDEAL_DRIVER, "control_mode": "continuous"}
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": robot})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
         e.step(np.array([0.575, 0, 0], np.float32))
@@ -157,7 +181,7 @@ def test_continuous_mode_scales_with_magnitude():
 
 
 def test_collision_ends_episode_without_sliding(env):
-    e = MobileNavEnv(config={"randomization": {"enabled": False}})
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": {"press_yaw_rad": 0.0}})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_close"})
         for _ in range(17):
