@@ -231,4 +231,7 @@ def parse_date(text: str) -> _dt.date:
     match = _DATE.fullmatch(text.strip())
     if not match:
         raise ValueError(f"date {text!r} is invalid: expected YYYY-MM-DD or YYYYMMDD")
-    return _dt.date(*(int(g) for g in match.groups()))
+    try:
+        return _dt.date(*(int(g) for g in match.groups()))
+    except ValueError as exc:
+        raise ValueError(f"date {text!r} is invalid: {exc}") from exc

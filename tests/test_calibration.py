@@ -230,3 +230,15 @@ def test_replay_real_cli_reports_and_skips_bad_runs(tmp_path, capsys):
     assert (tmp_path / "out" / "report.html").read_text().count("<img") == 1
     assert main([str(tmp_path / "nothing.json"), "--out", str(tmp_path / "o2")]) == 2
     assert DEFAULT_CALIBRATION.exists()
+
+
+def test_calibrate_cli_bad_input(tmp_path, capsys):
+    from sim.calibrate import main
+
+    assert main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "c.yaml")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert main(["--goal-radius", "0.3", "--out", str(tmp_path / "c.yaml")]) == 2
+    assert "--goal-radius 0.3 is invalid" in capsys.readouterr().err
+    assert main(["--period", "wheel:2025-13-01:", "--out", str(tmp_path / "c.yaml")]) == 2
+    assert "date '2025-13-01' is invalid" in capsys.readouterr().err
+    assert not (tmp_path / "c.yaml").exists()
