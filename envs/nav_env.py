@@ -87,6 +87,7 @@ class MobileNavEnv(gym.Env):
             self.config.randomization,
             seed=seed if seed is not None else -1,
             suite=self.suite.name,
+            layout=self.config.layout,
         )
         if options.get("instruction") is not None:
             scenario = _with_instruction(scenario, str(options["instruction"]))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from policies.base import OBS_STATE, BasePolicy, register_policy
+from sim.omni_base import press_displacement
 from sim.protocol import KEY_ACTIONS, NOMINAL
 from sim.scenario import Obstacle, Scenario, segment_hits_box, wrap_angle
 
@@ -105,10 +106,15 @@ class ScriptedExpert(BasePolicy):
         current = planner.cost(here)
         options = []
         for command in self._candidates():
-            direction = math.atan2(command[1], command[0]) + yaw
-            length = step * (
-                1.0 if self.style == "keys" else min(1.0, float(np.hypot(*command[:2])) / NOMINAL)
-            )
+            if self.style == "keys" and robot.control_mode == "key_press":
+                # Where the calibrated base really goes (strafe share, diagonal angle), robot frame.
+                fwd, left = press_displacement(robot, command)
+                direction, length = math.atan2(left, fwd) + yaw, math.hypot(fwd, left)
+            else:
+                direction = math.atan2(command[1], command[0]) + yaw
+                length = step * (
+                    1.0 if self.style == "keys" else min(1.0, float(np.hypot(*command[:2])) / NOMINAL)
+                )
             end = (x + length * math.cos(direction), y + length * math.sin(direction))
             if planner.blocked(here, end, robot.radius + SAFETY_M):
                 continue

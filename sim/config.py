@@ -45,16 +45,26 @@ def _non_negative(owner: str, **values: float) -> None:
 class RobotConfig:
     """The omni-wheel base: footprint, speed scale, command semantics, actuation noise and limits.
 
-    ``speed_m_s`` is the translation speed at the default throttle (50 %): in key-press mode every
-    translation key moves at this speed for ``key_press_s`` whatever its direction, as the real driver's
-    ``move(angle, throttle)`` does. ``spin_rad_s`` is the yaw rate of a spin key (|angular_z| = 1.15).
+    ``speed_m_s`` is the translation speed at the default throttle (50 %): in key-press mode a
+    straight (W/S) key press moves ``speed_m_s * key_press_s`` metres, as the real driver's
+    ``move(angle, throttle)`` does. The omni base does not follow the commanded direction exactly
+    (fitted to real runs by ``python -m sim.calibrate``): a pure strafe (A/D) covers ``strafe_share`` of a
+    straight press, a diagonal (Q/E/Z/C) moves the full step length at ``diagonal_angle_deg`` off the
+    x axis instead of 45°, and every translation press turns the base by ``press_yaw_rad`` (CCW
+    positive; a slightly uneven wheel pair). Directions in between are interpolated linearly in angle.
+    Defaults: the ``current`` profile of ``configs/calibration/real_2025.yaml``; ``strafe_share=1``,
+    ``diagonal_angle_deg=45``, ``press_yaw_rad=0`` is the ideal driver.
+    ``spin_rad_s`` is the yaw rate of a spin key (|angular_z| = 1.15).
     """
 
     radius: float = 0.16
     height: float = 0.12
-    speed_m_s: float = 0.30
+    speed_m_s: float = 0.315625
     spin_rad_s: float = 0.80
     key_press_s: float = 0.4
+    strafe_share: float = 0.9875
+    diagonal_angle_deg: float = 34.6875
+    press_yaw_rad: float = -0.005
     control_mode: str = "key_press"
     control_period_s: float = 0.4
     max_linear: float = 1.15
@@ -76,6 +86,21 @@ class RobotConfig:
             max_linear=self.max_linear,
             max_angular=self.max_angular,
             substep_m=self.substep_m,
+            strafe_share=self.strafe_share,
+        )
+        _require(
+            0.0 < self.diagonal_angle_deg < 90.0,
+            "robot",
+            "diagonal_angle_deg",
+            self.diagonal_angle_deg,
+            "an angle in (0, 90) degrees",
+        )
+        _require(
+            isinstance(self.press_yaw_rad, (int, float)) and abs(self.press_yaw_rad) < 0.2,
+            "robot",
+            "press_yaw_rad",
+            self.press_yaw_rad,
+            "a number in (-0.2, 0.2) rad",
         )
         _non_negative(
             "robot",
@@ -191,12 +216,48 @@ class RandomizationConfig:
 
 
 @dataclass(frozen=True)
+class LayoutConfig:
+    """Where the 2025 bottle task's bodies stand in the ``medium`` ``core`` ``hori`` layout (metres,
+    world frame: x forward from the start, y left); other layouts derive from it (``sim/scenario.py``).
+
+    ``box_x``: centre of the (first) box; ``bottle_x``/``bottle_side_y``: the bottle, on the named side;
+    the goal disc of ``goal_radius`` stands ``goal_standoff`` in front of (−x) the bottle. Fitted to real
+    runs by ``python -m sim.calibrate``.
+    """
+
+    box_x: float = 1.195
+    bottle_x: float = 2.1687
+    bottle_side_y: float = 0.4325
+    goal_standoff: float = 0.35
+    goal_radius: float = 0.25
+
+    def __post_init__(self) -> None:
+        _positive(
+            "layout",
+            box_x=self.box_x,
+            bottle_x=self.bottle_x,
+            bottle_side_y=self.bottle_side_y,
+            goal_standoff=self.goal_standoff,
+            goal_radius=self.goal_radius,
+        )
+        _require(self.goal_radius <= 0.25, "layout", "goal_radius", self.goal_radius, "<= 0.25 m")
+        _require(
+            self.bottle_x - self.goal_standoff > self.box_x,
+            "layout",
+            "bottle_x",
+            self.bottle_x,
+            f"a goal (bottle_x - goal_standoff) beyond the box (box_x={self.box_x})",
+        )
+
+
+@dataclass(frozen=True)
 class SimConfig:
-    """Everything the world and the env need: robot, camera, randomisation, episode budget."""
+    """Everything the world and the env need: robot, camera, randomisation, layout, episode budget."""
 
     robot: RobotConfig = field(default_factory=RobotConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    layout: LayoutConfig = field(default_factory=LayoutConfig)
     max_steps: int = 17
     suite: str = "bottle_2025"
 

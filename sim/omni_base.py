@@ -3,7 +3,9 @@
 Key-press mode reproduces the real driver: a translation moves in direction
 ``atan2(linear_y, linear_x)`` (robot frame) at the throttle speed for ``key_press_s`` seconds, whatever
 the command's magnitude, so a diagonal key is as fast as a straight one; ``|angular_z| > 0.1`` spins
-instead at ``spin_rad_s * angular_z / 1.15``. Continuous mode treats the command as a body-frame
+instead at ``spin_rad_s * angular_z / 1.15``. The calibrated base does not follow the commanded direction
+exactly (``drive_direction``: strafe share, diagonal angle) and turns by ``press_yaw_rad`` per translation
+press (``RobotConfig``). Continuous mode treats the command as a body-frame
 velocity (1.15 teleop units = ``speed_m_s`` / ``spin_rad_s``) held for ``control_period_s``.
 Poses are ``(x, y, yaw)`` in the world frame: metres, radians.
 """
@@ -20,6 +22,41 @@ from sim.protocol import NOMINAL, SPIN_THRESHOLD
 
 LINEAR_DEADZONE = 1e-3
 """Linear command norm (teleop units) below which the driver does not translate."""
+
+
+def drive_direction(config: RobotConfig, lin_x: float, lin_y: float) -> tuple[float, float]:
+    """Actual direction (rad, robot frame) and speed factor of a key-press translation command.
+
+    The commanded direction ``atan2(lin_y, lin_x)`` is folded to [0°, 90°] (mirror symmetric left/right
+    and front/back); 0° stays 0° at full speed, 45° becomes ``diagonal_angle_deg`` at full speed, 90°
+    stays 90° at ``strafe_share`` speed, linear in between. The uncalibrated base (45°, 1.0) is the
+    identity.
+    """
+    commanded = math.atan2(lin_y, lin_x)
+    folded = abs(commanded)
+    backwards = folded > math.pi / 2
+    if backwards:
+        folded = math.pi - folded
+    diag = math.radians(config.diagonal_angle_deg)
+    quarter = math.pi / 4
+    if folded <= quarter:
+        actual, speed = folded * diag / quarter, 1.0
+    else:
+        t = (folded - quarter) / quarter
+        actual, speed = diag + t * (math.pi / 2 - diag), 1.0 + t * (config.strafe_share - 1.0)
+    if backwards:
+        actual = math.pi - actual
+    return math.copysign(actual, commanded), speed
+
+
+def press_displacement(config: RobotConfig, action) -> tuple[float, float]:
+    """Noise-free (forward, left) displacement (m, robot frame) of one key-press translation."""
+    lin_x, lin_y = float(action[0]), float(action[1])
+    if abs(float(action[2])) > SPIN_THRESHOLD or math.hypot(lin_x, lin_y) <= LINEAR_DEADZONE:
+        return 0.0, 0.0
+    direction, speed = drive_direction(config, lin_x, lin_y)
+    step = config.step_length_m * speed
+    return step * math.cos(direction), step * math.sin(direction)
 
 
 @dataclass(frozen=True)
@@ -72,10 +109,11 @@ class OmniBase:
                 v_body = (0.0, 0.0)
                 omega = cfg.spin_rad_s * ang_z / NOMINAL * speed_gain
             elif math.hypot(lin_x, lin_y) > LINEAR_DEADZONE:
-                direction = math.atan2(lin_y, lin_x) + heading_err
-                speed = cfg.speed_m_s * speed_gain
+                direction, share = drive_direction(cfg, lin_x, lin_y)
+                direction += heading_err
+                speed = cfg.speed_m_s * share * speed_gain
                 v_body = (speed * math.cos(direction), speed * math.sin(direction))
-                omega = drift / duration
+                omega = cfg.press_yaw_rad / cfg.key_press_s + drift / duration
             else:
                 return Motion(np.empty((0, 3)), duration, False)
         else:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.config import RandomizationConfig
+from sim.config import LayoutConfig, RandomizationConfig
 
 BOTTLE_TASK = "bottle2025"
 BASKET_TASK = "basket2026"
@@ -51,21 +51,18 @@ BASKET_INSTRUCTIONS = {
     "straight": "Navigate straight toward the gray basket",
 }
 
-# Calibrated 2025 geometry (see README "Calibration"): with a 0.12 m key step (0.30 m/s for 0.4 s) the
-# real core sequences replayed from the origin end at (1.64, +0.63) and (1.60, -0.37) and pass the box
-# with >= 0.12 m clearance.
+# The 2025 geometry's medium/core/hori positions live in ``LayoutConfig`` (fitted to the real runs by
+# ``python -m sim.calibrate``, see README "Calibration"); the constants below derive the other layouts.
 BOX_HALF_EXTENTS = (0.15, 0.25, 0.175)
 """The 2025 cardboard box lying 'hori' (long side across the path), half extents in metres."""
-BOX_CENTER_X = 1.16
-BOTTLE_X = 1.97
-BOTTLE_SIDE_Y = 0.50
 BOTTLE_RADIUS, BOTTLE_HEIGHT = 0.035, 0.24
-GOAL_STANDOFF = 0.35
 GOAL_RADIUS = 0.20
+"""Goal disc radius of the 2026 basket task (m); the 2025 task's is ``LayoutConfig.goal_radius``."""
 GOAL_HEADING_TOL = 0.5
 DISTANCE_OFFSET = {"close": -0.25, "medium": 0.0, "far": 0.12}
 VARIANT_BOX_SHIFT = 0.10
-VARIANT_TARGET_Y = 0.62
+VARIANT_TARGET_SHIFT = 0.12
+"""``variant`` moves the bottle this much further out to its side (m)."""
 SECOND_BOX_GAP = 0.05
 
 POT_RADIUS, POT_HEIGHT = 0.16, 0.26
@@ -303,9 +300,11 @@ def build_scenario(
     seed: int = 0,
     index: int = 0,
     suite: str = "",
+    layout: LayoutConfig | None = None,
 ) -> Scenario:
     """The frozen ``Scenario`` called ``name``, randomised from ``rng`` (no randomisation when None).
 
+    ``layout`` places the 2025 bottle task's bodies (default: ``LayoutConfig()``).
     Every random draw happens here, in a fixed order, so ``(name, rng state)`` fixes the episode.
     """
     task, tags = parse_scenario_name(name)
@@ -317,7 +316,12 @@ def build_scenario(
 
     if task == BOTTLE_TASK:
         obstacles, target, goal, side = _bottle_layout(
-            tags, part("obstacle_jitter"), part("target_jitter"), rand, part("colors")
+            tags,
+            part("obstacle_jitter"),
+            part("target_jitter"),
+            rand,
+            part("colors"),
+            layout or LayoutConfig(),
         )
     else:
         obstacles, target, goal, side = _basket_layout(
@@ -351,17 +355,17 @@ def build_scenario(
     )
 
 
-def _bottle_layout(tags, ob_rng, tg_rng, rand, color_rng):
+def _bottle_layout(tags, ob_rng, tg_rng, rand, color_rng, layout: LayoutConfig):
     sign = 1.0 if tags["side"] == "left" else -1.0
     dx = DISTANCE_OFFSET[tags["distance"]]
     yaw0 = 0.0 if tags["orientation"] == "hori" else math.pi / 2
     box_y = sign * VARIANT_BOX_SHIFT if tags["pattern"] == "variant" else 0.0
     box_rgba = _jitter_rgba(DEFAULT_COLORS["box"], color_rng, rand.color_jitter)
-    boxes = [(BOX_CENTER_X + dx, box_y)]
+    boxes = [(layout.box_x + dx, box_y)]
     if tags["num_box"] == "2box":
         # The second box stands beside the first on the side the instruction does NOT name.
         width = 2 * (BOX_HALF_EXTENTS[1] if yaw0 == 0.0 else BOX_HALF_EXTENTS[0])
-        boxes.append((BOX_CENTER_X + dx, box_y - sign * (width + SECOND_BOX_GAP)))
+        boxes.append((layout.box_x + dx, box_y - sign * (width + SECOND_BOX_GAP)))
     obstacles = tuple(
         Obstacle(
             "box",
@@ -373,8 +377,9 @@ def _bottle_layout(tags, ob_rng, tg_rng, rand, color_rng):
         )
         for x, y in boxes
     )
-    target_y = sign * (VARIANT_TARGET_Y if tags["pattern"] == "variant" else BOTTLE_SIDE_Y)
-    tx = BOTTLE_X + dx + _uniform(tg_rng, rand.target_xy_m)
+    side_y = layout.bottle_side_y + (VARIANT_TARGET_SHIFT if tags["pattern"] == "variant" else 0.0)
+    target_y = sign * side_y
+    tx = layout.bottle_x + dx + _uniform(tg_rng, rand.target_xy_m)
     ty = target_y + _uniform(tg_rng, rand.target_xy_m)
     target = Obstacle(
         "bottle",
@@ -384,7 +389,7 @@ def _bottle_layout(tags, ob_rng, tg_rng, rand, color_rng):
         height=BOTTLE_HEIGHT,
         rgba=_jitter_rgba(DEFAULT_COLORS["bottle"], color_rng, rand.color_jitter),
     )
-    goal = Goal(tx - GOAL_STANDOFF, ty, GOAL_RADIUS, 0.0, GOAL_HEADING_TOL)
+    goal = Goal(tx - layout.goal_standoff, ty, layout.goal_radius, 0.0, GOAL_HEADING_TOL)
     return obstacles, target, goal, tags["side"]
 
 

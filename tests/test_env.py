@@ -19,9 +19,9 @@ from sim.suites import load_suite, suite_from_mapping
 from tests.env_helpers import digest, rollout_hashes
 
 GOLDEN = {
-    ("1box_hori_left_core_medium", 0): "4499046bacf5257e",
-    ("2box_vert_right_variant_far", 11): "0be304d5ca9620a0",
-    ("target_left_right_path", 5): "d1f88676aaec3a82",
+    ("1box_hori_left_core_medium", 0): "621751454c993a2d",
+    ("2box_vert_right_variant_far", 11): "25d4c3c51fb84999",
+    ("target_left_right_path", 5): "6a69e078dfbea9aa",
 }
 """Digest of frames + poses of ``tests.env_helpers.SCRIPT`` with the default config (full randomisation).
 A change here means every recorded sim dataset and golden result changes: update deliberately."""
@@ -116,8 +116,12 @@ def test_out_of_range_action_is_clipped_and_flagged(env):
     assert not info["action_clipped"]
 
 
+IDEAL_DRIVER = {"speed_m_s": 0.30, "strafe_share": 1.0, "diagonal_angle_deg": 45.0, "press_yaw_rad": 0.0}
+"""The driver's nominal semantics, before calibration: 0.12 m per press in exactly the commanded direction."""
+
+
 def test_key_press_semantics_diagonal_as_fast_as_straight():
-    e = MobileNavEnv(config={"randomization": {"enabled": False}})
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": IDEAL_DRIVER})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
         e.step(np.array([1.15, 0, 0], np.float32))
@@ -139,8 +143,28 @@ def test_key_press_semantics_diagonal_as_fast_as_straight():
         e.close()
 
 
+def test_calibrated_key_press_motion():
+    """Calibrated base: a diagonal moves a full step at diagonal_angle_deg, a strafe strafe_share of a
+    step, and every translation press turns the base by press_yaw_rad."""
+    robot = {"speed_m_s": 0.25, "strafe_share": 0.8, "diagonal_angle_deg": 30.0, "press_yaw_rad": 0.01}
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": robot})
+    try:
+        e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
+        e.step(np.array([1.15, 1.15, 0], np.float32))
+        x, y, yaw = e.pose
+        assert np.hypot(x, y) == pytest.approx(0.1, abs=1e-4)
+        assert np.degrees(np.arctan2(y, x)) == pytest.approx(30.0 + np.degrees(0.005), abs=0.05)
+        assert yaw == pytest.approx(0.01)
+        e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
+        e.step(np.array([0, -1.15, 0], np.float32))
+        assert np.hypot(*e.pose[:2]) == pytest.approx(0.08, abs=1e-4) and e.pose[1] < 0
+    finally:
+        e.close()
+
+
 def test_continuous_mode_scales_with_magnitude():
-    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": {"control_mode": "continuous"}})
+    robot = {**IDEAL_DRIVER, "control_mode": "continuous"}
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": robot})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_medium"})
         e.step(np.array([0.575, 0, 0], np.float32))
@@ -150,7 +174,7 @@ def test_continuous_mode_scales_with_magnitude():
 
 
 def test_collision_ends_episode_without_sliding():
-    e = MobileNavEnv(config={"randomization": {"enabled": False}})
+    e = MobileNavEnv(config={"randomization": {"enabled": False}, "robot": {"press_yaw_rad": 0.0}})
     try:
         e.reset(seed=0, options={"scenario": "1box_hori_left_core_close"})
         for _ in range(17):
