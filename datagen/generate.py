@@ -349,6 +349,7 @@ def produce_episode(rt: _Runtime, index: int) -> dict[str, Any]:
                 "expert_variation": float(cfg.expert.variation),
                 "control_mode": str(rt.env.config.robot.control_mode),
                 "config_hash": rt.digest,
+                "render_backend": rt.env.world.render_backend,
                 "generator": "datagen.generate",
             },
         ),
@@ -408,7 +409,10 @@ def _check_run_record(out: Path, cfg: DictConfig, digest: str) -> None:
     """Write ``generation.json`` (config and hash) or check that the folder's matches this config."""
     path = out / RUN_RECORD
     content = _content_config(cfg)
-    record = {"config_hash": digest, "episodes": int(cfg.episodes), "config": content}
+    from sim.render_backend import describe
+
+    record = {"config_hash": digest, "episodes": int(cfg.episodes), "config": content,
+              "renderer": describe(str(cfg.env.get("render_backend", "tiny")))}
     if path.exists():
         try:
             previous = json.loads(path.read_text(encoding="utf-8"))
