@@ -47,8 +47,9 @@ class GLCamera:
     def renderer_string(self) -> str:
         return self.renderer.renderer_string
 
-    def render(self, view: list[float]) -> np.ndarray:
-        """RGB (H, W, 3) uint8 of the current scene seen through column-major ``view``."""
+    def render(self, view: list[float], body_ids: bool = False) -> np.ndarray:
+        """RGB (H, W, 3) uint8 of the current scene seen through column-major ``view``; with ``body_ids``
+        an (H, W) int array of PyBullet body uids instead (-1: nothing drawn)."""
         w = self.world
         get_pose = w.client.getBasePositionAndOrientation
         draws = []
@@ -57,8 +58,13 @@ class GLCamera:
             if position[2] < PARKED_BELOW_M:
                 continue  # parked out of sight below the floor
             texture = None if look["texture"] == "none" else look["texture"]
-            draws.append((look["mesh"], position, quaternion, look["rgba"], texture))
-        return self.renderer.render(draws, view, w.camera.projection, w.light_direction)
+            rgb = ((uid + 1) / 255.0, 0.0, 0.0) if body_ids else look["rgba"]
+            draws.append((look["mesh"], position, quaternion, rgb, texture))
+        image = self.renderer.render(draws, view, w.camera.projection, w.light_direction, id_pass=body_ids)
+        if not body_ids:
+            return image
+        ids = image[:, :, 0].astype(np.int32) - 1
+        return np.where((image[:, :, 1] == 255) & (image[:, :, 2] == 255), -1, ids)
 
     def release(self) -> None:
         self.renderer.release()

@@ -35,6 +35,7 @@ FRAGMENT_SHADER = """
 uniform vec3 light_dir;
 uniform vec3 rgb;
 uniform bool textured;
+uniform bool id_pass;
 uniform sampler2D tex;
 in vec3 v_nrm;
 in vec2 v_uv;
@@ -47,7 +48,7 @@ void main() {
     float specular = pow(max(r.z, 0.0), 2.0);
     float intensity = 0.6 + min(max(nl, 0.0) * 0.35 + specular * 0.05, 0.4);
     vec3 base = textured ? floor(texture(tex, v_uv).rgb * 255.0 + 0.5) : vec3(255.0);
-    color = vec4(floor(floor(base * intensity) * rgb) / 255.0, 1.0);
+    color = id_pass ? vec4(rgb, 1.0) : vec4(floor(floor(base * intensity) * rgb) / 255.0, 1.0);
 }
 """
 
@@ -98,7 +99,8 @@ class GLRenderer:
         self.fbo = self.ctx.simple_framebuffer((width, height), components=4)
         self._vaos: dict[str, object] = {}
         self._textures: dict[str, object] = {}
-        self._u = {name: self.program[name] for name in ("mvp", "rotation", "light_dir", "rgb", "textured")}
+        names = ("mvp", "rotation", "light_dir", "rgb", "textured", "id_pass")
+        self._u = {name: self.program[name] for name in names}
         self.ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         self._nearest = moderngl.NEAREST
         self._pixels = bytearray(width * height * 3)
@@ -131,12 +133,15 @@ class GLRenderer:
         tex.repeat_x = tex.repeat_y = True
         self._textures[key] = tex
 
-    def render(self, draws, view: list[float], projection: list[float], light_dir) -> np.ndarray:
+    def render(
+        self, draws, view: list[float], projection: list[float], light_dir, id_pass: bool = False
+    ) -> np.ndarray:
         """RGB image (H, W, 3) uint8, row 0 at the top.
 
         ``draws``: list of ``(mesh_key, position, quaternion, rgb, texture_key | None)``;
         ``view``/``projection``: column-major 4x4 matrices as PyBullet computes them; ``light_dir``: the
-        world direction towards the light (normalised here).
+        world direction towards the light (normalised here). ``id_pass`` draws every mesh unlit in its
+        ``rgb`` (0..1), for object masks.
         """
         light = np.asarray(light_dir, np.float64)
         light = light / max(float(np.linalg.norm(light)), 1e-12)
@@ -150,6 +155,7 @@ class GLRenderer:
         self.fbo.clear(1.0, 1.0, 1.0, 1.0, depth=1.0)
         u = self._u
         u["light_dir"].value = tuple(light)
+        u["id_pass"].value = id_pass
         for i, (key, _, _, rgb, texture) in enumerate(draws):
             u["mvp"].write(mvps[64 * i : 64 * (i + 1)])
             u["rotation"].write(rotations[36 * i : 36 * (i + 1)])
