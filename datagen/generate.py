@@ -351,6 +351,7 @@ def produce_episode(rt: _Runtime, index: int) -> dict[str, Any]:
                 "expert_variation": float(cfg.expert.variation),
                 "control_mode": str(rt.env.config.robot.control_mode),
                 "config_hash": rt.digest,
+                "render_backend": rt.env.world.render_backend,
                 "generator": "datagen.generate",
             },
         ),
@@ -410,13 +411,16 @@ def _check_run_record(out: Path, cfg: DictConfig, digest: str) -> None:
     """Write ``generation.json`` (config and hash) or check that the folder's matches this config (a larger
     ``episodes`` extends the record); ``GenerationError`` naming the differing keys."""
     content = _content_config(cfg)
+    from sim.render_backend import describe
+
     try:
         write = check_run_record(out / RUN_RECORD, content, counts={"episodes": int(cfg.episodes)},
                                  what="generation")
     except RunDirError as exc:
         raise GenerationError(str(exc)) from exc
     if write:
-        record = {"config_hash": digest, "episodes": int(cfg.episodes), "config": content}
+        record = {"config_hash": digest, "episodes": int(cfg.episodes), "config": content,
+                  "renderer": describe(str(cfg.env.get("render_backend", "tiny")))}
         write_text_atomic(out / RUN_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 

@@ -20,7 +20,6 @@ PACKAGES = (
     "h5py",
     "opencv-python-headless",
 )
-RENDERER = "PyBullet TinyRenderer (CPU, no shadows unless camera.shadows=true)"
 
 
 def git_commit(repo: Path | None = None) -> str:
@@ -55,12 +54,16 @@ def package_versions() -> dict[str, str]:
 def provenance(cfg: Any, seeds: list[int]) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
+    from sim.render_backend import describe
+
     config = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
+    env = (config.get("env") or {}) if isinstance(config, dict) else {}
+    backend = env.get("render_backend", "tiny")
     return {
         "git_commit": git_commit(),
         "config": config,
         "packages": package_versions(),
-        "renderer": RENDERER,
+        "renderer": describe(backend),
         "seeds": seeds,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),

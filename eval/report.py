@@ -528,6 +528,14 @@ def _policy_rows(info: Any) -> list[list[str]]:
     return rows
 
 
+def _renderer_text(renderer: Any) -> str:
+    """``sim.render_backend.describe`` record as one line (older runs hold a plain string)."""
+    if not isinstance(renderer, Mapping):
+        return str(renderer)
+    versions = ", ".join(f"{k} {v}" for k, v in sorted((renderer.get("versions") or {}).items()))
+    return f"{renderer.get('backend')}: {renderer.get('renderer')} ({versions}; {renderer.get('reason')})"
+
+
 def provenance_section(doc: Doc, provenance: Mapping[str, Any]) -> None:
     """Commit, creation time, renderer, seeds, package versions and the resolved config."""
     doc.heading("Provenance")
@@ -537,7 +545,7 @@ def provenance_section(doc: Doc, provenance: Mapping[str, Any]) -> None:
         [
             ["git commit", provenance.get("git_commit", "—")],
             ["created", provenance.get("created", "—")],
-            ["renderer", provenance.get("renderer", "—")],
+            ["renderer", _renderer_text(provenance.get("renderer", "—"))],
             ["platform", provenance.get("platform", "—")],
             ["seeds", compress_ints(seeds) if seeds else "—"],
             *_policy_rows(provenance.get("policy")),

@@ -260,8 +260,17 @@ class SimConfig:
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     max_steps: int = 17
     suite: str = "bottle_2025"
+    render_backend: str = "tiny"
+    """Camera backend: ``tiny`` (TinyRenderer), ``gl`` (OpenGL, EGL) or ``auto`` (``sim.render_backend``)."""
 
     def __post_init__(self) -> None:
+        _require(
+            self.render_backend in ("tiny", "gl", "auto"),
+            "env",
+            "render_backend",
+            self.render_backend,
+            "one of tiny, gl, auto",
+        )
         _require(
             isinstance(self.max_steps, int) and self.max_steps >= 1,
             "env",

@@ -22,7 +22,9 @@ with suppress_c_stdout():  # PyBullet prints its build time on import
 
 from sim.camera import Camera  # noqa: E402
 from sim.config import SimConfig  # noqa: E402
+from sim.meshes import as_arrays, box_mesh, cylinder_mesh  # noqa: E402
 from sim.omni_base import OmniBase  # noqa: E402
+from sim.render_backend import announce  # noqa: E402
 from sim.scenario import (  # noqa: E402
     BASKET_HEIGHT,
     BASKET_RADIUS,
@@ -97,11 +99,28 @@ class World:
         self.scenario: Scenario | None = None
         self._light = (0.4, 0.3, 1.0)
         self._cam_offsets = (0.0, 0.0)
+        self.meshes: dict[str, dict] = {}
+        """Scene description for other renderers: mesh key -> ``sim.meshes`` arrays (body frame)."""
+        self.visuals: dict[int, dict] = {}
+        """Body uid -> ``{"mesh": key, "rgba": (r, g, b, a), "texture": name or "none"}``."""
         self._build()
+        self.render_backend, self.render_reason = announce(config.render_backend)
+        self._gl = None
+        if self.render_backend == "gl":
+            from sim.gl_camera import GLCamera
+
+            self._gl = GLCamera(self)
 
     # ------------------------------------------------------------------ scene construction (once)
     def _add(
-        self, name: str, category: str, collision: int, visual: int, z: float = PARK_Z, mass: float = 0.0
+        self,
+        name: str,
+        category: str,
+        collision: int,
+        visual: int,
+        z: float = PARK_Z,
+        mass: float = 0.0,
+        look: tuple[str, dict, tuple] | None = None,
     ) -> int:
         # Bullet computes no contacts between two static (mass 0) bodies, so the robot gets a mass; the
         # world is never stepped, so it is posed kinematically all the same.
@@ -109,7 +128,16 @@ class World:
         self._bodies[name] = uid
         self._category[uid] = category
         self._names[uid] = name
+        if look is not None:
+            key, mesh, rgba = look
+            self.meshes.setdefault(key, mesh)
+            self.visuals[uid] = {"mesh": key, "rgba": tuple(rgba), "texture": "none"}
         return uid
+
+    def _record_look(self, uid: int, rgba, texture: str | None = None) -> None:
+        self.visuals[uid]["rgba"] = tuple(rgba)
+        if texture is not None:
+            self.visuals[uid]["texture"] = texture
 
     def _box(self, name: str, category: str, half_extents, rgba) -> int:
         c = self.client
@@ -118,6 +146,7 @@ class World:
             category,
             c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
             c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba),
+            look=(f"box{tuple(half_extents)}", box_mesh(half_extents), rgba),
         )
 
     def _cylinder(
@@ -130,6 +159,7 @@ class World:
             c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius, height=height),
             c.createVisualShape(pybullet.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=rgba),
             mass=mass,
+            look=(f"cylinder{(radius, height)}", cylinder_mesh(radius, height), rgba),
         )
 
     def _floor(self) -> int:
@@ -138,23 +168,15 @@ class World:
         half = FLOOR_HALF_M
         repeats = 2 * half / FLOOR_TILE_M
         cells = int(2 * half)
-        visual = c.createVisualShape(
-            pybullet.GEOM_MESH,
-            **grid_mesh(
-                (-half, -half, 0.0),
-                (2 * half, 0, 0),
-                (0, 2 * half, 0),
-                cells,
-                cells,
-                (0, 0, 1),
-                (repeats, repeats),
-            ),
-            rgbaColor=[0.78, 0.76, 0.72, 1.0],
+        mesh = grid_mesh(
+            (-half, -half, 0.0), (2 * half, 0, 0), (0, 2 * half, 0), cells, cells, (0, 0, 1), (repeats,) * 2
         )
+        rgba = [0.78, 0.76, 0.72, 1.0]
+        visual = c.createVisualShape(pybullet.GEOM_MESH, **mesh, rgbaColor=rgba)
         collision = c.createCollisionShape(
             pybullet.GEOM_BOX, halfExtents=[half, half, 0.01], collisionFramePosition=[0.0, 0.0, -0.01]
         )
-        uid = self._add("floor", "floor", collision, visual, z=0.0)
+        uid = self._add("floor", "floor", collision, visual, z=0.0, look=("floor", as_arrays(mesh), rgba))
         c.resetBasePositionAndOrientation(uid, [1.0, 0.0, 0.0], [0, 0, 0, 1])
         return uid
 
@@ -190,11 +212,13 @@ class World:
         ):
             # Walls are drawn as their inner face only (a subdivided quad): TinyRenderer rasterises the
             # screen bounding box of every triangle, so a 12-triangle box costs several times more.
+            wall_mesh, rgba = grid_mesh(*mesh), [0.9, 0.9, 0.87, 1]
             self._add(
                 name,
                 "wall",
                 c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents),
-                c.createVisualShape(pybullet.GEOM_MESH, **grid_mesh(*mesh), rgbaColor=[0.9, 0.9, 0.87, 1]),
+                c.createVisualShape(pybullet.GEOM_MESH, **wall_mesh, rgbaColor=rgba),
+                look=(name, as_arrays(wall_mesh), rgba),
             )
         for i in range(MAX_BOXES):
             self._box(f"box_{i}", "obstacle", BOX_HALF_EXTENTS, (0.66, 0.49, 0.32, 1.0))
@@ -233,8 +257,10 @@ class World:
             # The texture is multiplied by the colour: keep a light tint of the jittered colour.
             tint = [0.55 + 0.45 * c for c in ob.rgba[:3]] + [1.0]
             self.client.changeVisualShape(uid, -1, textureUniqueId=self._textures[texture], rgbaColor=tint)
+            self._record_look(uid, tint, texture)
         else:
             self.client.changeVisualShape(uid, -1, textureUniqueId=-1, rgbaColor=list(ob.rgba))
+            self._record_look(uid, ob.rgba, "none")
         self._active.append(uid)
 
     def apply(self, scenario: Scenario) -> None:
@@ -278,13 +304,16 @@ class World:
         look = scenario.appearance
         for uid in walls:
             c.changeVisualShape(uid, -1, rgbaColor=list(look.wall_rgba))
+            self._record_look(uid, look.wall_rgba)
         floor = self._bodies["floor"]
         if look.floor_texture != "none":
             c.changeVisualShape(
                 floor, -1, textureUniqueId=self._textures[look.floor_texture], rgbaColor=[1.0, 1.0, 1.0, 1.0]
             )
+            self._record_look(floor, (1.0, 1.0, 1.0, 1.0), look.floor_texture)
         else:
             c.changeVisualShape(floor, -1, textureUniqueId=-1, rgbaColor=list(look.floor_rgba))
+            self._record_look(floor, look.floor_rgba, "none")
         self._light = look.light_direction
         self._cam_offsets = (look.camera_height_offset, look.camera_pitch_offset_deg)
         self.set_robot_pose(scenario.start)
@@ -322,10 +351,22 @@ class World:
             last_free = i
         return last_free, []
 
+    @property
+    def texture_names(self) -> list[str]:
+        """Names of the textures loaded into the scene (``assets/textures/<name>.png``)."""
+        return sorted(self._textures)
+
+    @property
+    def light_direction(self) -> tuple[float, float, float]:
+        """World direction towards the light of the current scenario (not normalised)."""
+        return tuple(self._light)
+
     def render(self, pose: tuple[float, float, float]) -> np.ndarray:
-        """Ego-camera RGB image (H, W, 3) uint8 of a robot at ``pose`` (TinyRenderer, CPU)."""
+        """Ego-camera RGB image (H, W, 3) uint8 of a robot at ``pose`` (``self.render_backend``)."""
         cam = self.config.camera
         view = self.camera.view_matrix(pose, *self._cam_offsets)
+        if self._gl is not None:
+            return self._gl.render(view)
         _, _, rgba, _, _ = self.client.getCameraImage(
             cam.width,
             cam.height,
@@ -339,6 +380,9 @@ class World:
         return np.ascontiguousarray(np.reshape(rgba, (cam.height, cam.width, 4))[:, :, :3], dtype=np.uint8)
 
     def close(self) -> None:
+        if getattr(self, "_gl", None) is not None:
+            self._gl.release()
+            self._gl = None
         if getattr(self, "client", None) is not None:
             with contextlib.suppress(pybullet.error):
                 self.client.disconnect()
