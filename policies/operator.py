@@ -126,8 +126,11 @@ class OperatorDriver:
         cands, end_dist, clearance = self._evaluate(scenario, robot, pose, cands, scenario.goal.radius)
         current = self.plan - self.done
         moves = plan_distance(cands, current[None, :])[:, 0]
-        for end_m, clear_m in ((end_margin(left), PLAN_CLEARANCE_M), (end_margin(0), KEEP_CLEARANCE_M),
-                               (0.0, 0.0)):
+        for end_m, clear_m in (
+            (end_margin(left), PLAN_CLEARANCE_M),
+            (end_margin(0), KEEP_CLEARANCE_M),
+            (0.0, 0.0),
+        ):
             ok = (end_dist <= scenario.goal.radius - end_m) & (clearance >= clear_m)
             if ok.any():
                 idx = np.flatnonzero(ok)

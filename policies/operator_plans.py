@@ -35,6 +35,8 @@ BLOCK_KEYS = {
 MAX_STRAFES = 4
 """Most strafe presses in one plan (real runs use 1-2; close layouts need a few more)."""
 ARENA_MARGIN_M = 0.05
+CLEARANCE_HORIZON_M = 0.2
+"""Clearances beyond this (m) are reported as this; bodies farther from every plan are skipped."""
 TEMPLATES_PATH = Path(__file__).resolve().parents[1] / "configs" / "operator" / "real_sequences.yaml"
 
 
@@ -195,16 +197,24 @@ def plan_geometry(
     """``(end distance to the goal centre, clearance)`` per plan, metres.
 
     Clearance is the smallest gap between the robot disc along the plan's polyline and any obstacle,
-    the target or a distractor, or the arena wall less ``ARENA_MARGIN_M`` (negative: contact).
+    the target or a distractor, or the arena wall less ``ARENA_MARGIN_M`` (negative: contact), capped
+    at ``CLEARANCE_HORIZON_M``.
     """
     goal = scenario.goal
+    if vertices.shape[0] == 0:
+        return np.zeros(0), np.zeros(0)
     end = vertices[:, -1, :]
     end_dist = np.hypot(end[:, 0] - goal.x, end[:, 1] - goal.y)
     ax, ay = vertices[:, :-1, 0], vertices[:, :-1, 1]
     bx, by = vertices[:, 1:, 0], vertices[:, 1:, 1]
     moving = (np.abs(bx - ax) + np.abs(by - ay)) > 0
-    clearance = np.full(vertices.shape[0], np.inf)
+    clearance = np.full(vertices.shape[0], CLEARANCE_HORIZON_M)
+    reach = (vertices[..., 0].min(), vertices[..., 0].max(), vertices[..., 1].min(), vertices[..., 1].max())
     for body in (*scenario.obstacles, scenario.target, *scenario.distractors):
+        bx0, bx1, by0, by1 = body.aabb_xy()
+        gap = max(bx0 - reach[1], reach[0] - bx1, by0 - reach[3], reach[2] - by1)
+        if gap > robot.radius + CLEARANCE_HORIZON_M:
+            continue  # farther than the horizon from every plan
         d = np.where(moving, segment_body_distance(ax, ay, bx, by, body), np.inf)
         clearance = np.minimum(clearance, d.min(axis=1) - robot.radius)
     xmin, xmax, ymin, ymax = scenario.arena
