@@ -54,6 +54,11 @@ def end_margin(presses_left: int) -> float:
     return 0.02 + 0.004 * math.sqrt(max(presses_left, 0))
 
 
+def keep_margin(presses_left: int) -> float:
+    """How far (m) inside the goal disc the rest of a plan must still end, else it is replaced."""
+    return 0.015 + 0.003 * math.sqrt(max(presses_left, 0))
+
+
 class OperatorDriver:
     """Per-episode plan of the ``operator`` style; ``act`` gives a key command or ``None`` (hand over)."""
 
@@ -115,7 +120,9 @@ class OperatorDriver:
         return cands[int(rng.choice(len(cands), p=probs / probs.sum()))]
 
     def _replan(self, scenario, robot, pose, left: int) -> np.ndarray | None:
-        """The completion of blocks ``self.block``… with ``left`` presses that moves fewest presses."""
+        """The completion of blocks ``self.block``… with ``left`` presses that moves fewest presses.
+
+        ``None`` when none keeps a margin and the robot is in the goal now (then stopping is safer)."""
         parts = len(BLOCK_KEYS[self.side]) - self.block
         rest = compositions(left, parts)
         strafes_done = self.done[_STRAFE]
@@ -126,11 +133,10 @@ class OperatorDriver:
         cands, end_dist, clearance = self._evaluate(scenario, robot, pose, cands, scenario.goal.radius)
         current = self.plan - self.done
         moves = plan_distance(cands, current[None, :])[:, 0]
-        for end_m, clear_m in (
-            (end_margin(left), PLAN_CLEARANCE_M),
-            (end_margin(0), KEEP_CLEARANCE_M),
-            (0.0, 0.0),
-        ):
+        tiers = [(end_margin(left), PLAN_CLEARANCE_M), (end_margin(0), KEEP_CLEARANCE_M)]
+        if not scenario.goal.contains(*pose):
+            tiers.append((0.0, 0.0))
+        for end_m, clear_m in tiers:
             ok = (end_dist <= scenario.goal.radius - end_m) & (clearance >= clear_m)
             if ok.any():
                 idx = np.flatnonzero(ok)
@@ -158,7 +164,7 @@ class OperatorDriver:
             rest_ok = False
             if int(rest.sum()) == left:
                 _, _, clearance = self._evaluate(
-                    scenario, robot, pose, rest, scenario.goal.radius - 0.5 * end_margin(left)
+                    scenario, robot, pose, rest, scenario.goal.radius - keep_margin(left)
                 )
                 rest_ok = bool(len(clearance) and clearance[0] >= KEEP_CLEARANCE_M)
             if not rest_ok:
