@@ -20,6 +20,7 @@ completion keeps it in the goal; when none exists at all it hands over to the co
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ PLAN_CLEARANCE_M = 0.04
 """Gap (m) a plan must keep from every body when it is chosen."""
 KEEP_CLEARANCE_M = 0.02
 """Gap (m) below which the rest of a plan is replaced."""
+PLAN_BAND = 3.0
+"""Plans more than this many presses beyond a real sequence's nearest working plan are not drawn for it."""
 _STRAFE = 1
 
 
@@ -52,6 +55,17 @@ def end_margin(presses_left: int) -> float:
     """How far (m) inside the goal disc a plan must end when chosen, given the presses still to make
     (actuation noise accumulates with them)."""
     return 0.02 + 0.004 * math.sqrt(max(presses_left, 0))
+
+
+@lru_cache(maxsize=8)
+def first_plans(total: int, blocks: int) -> np.ndarray:
+    """Every plan of ``total`` presses that starts with a straight press and strafes at most
+    ``MAX_STRAFES`` times, ``(M, blocks)``."""
+    plans = compositions(total - 1, blocks).copy()
+    plans[:, 0] += 1  # every real run starts with W
+    plans = plans[plans[:, _STRAFE] <= MAX_STRAFES]
+    plans.setflags(write=False)
+    return plans
 
 
 def keep_margin(presses_left: int) -> float:
@@ -96,18 +110,19 @@ class OperatorDriver:
     def _first_plan(self, scenario: Scenario, robot: RobotConfig, pose, total: int, rng) -> np.ndarray | None:
         self.side = self._side(scenario)
         counts, weights = self.templates[self.side]
-        first = compositions(total - 1, len(BLOCK_KEYS[self.side])).copy()
-        first[:, 0] += 1  # every real run starts with W
-        first = first[first[:, _STRAFE] <= MAX_STRAFES]
-        cands, end_dist, clearance = self._evaluate(
-            scenario, robot, pose, first, scenario.goal.radius - end_margin(0)
-        )
-        ok = (end_dist <= scenario.goal.radius - end_margin(total)) & (clearance >= PLAN_CLEARANCE_M)
-        if not ok.any():
-            ok = (end_dist <= scenario.goal.radius - end_margin(0)) & (clearance >= KEEP_CLEARANCE_M)
-        if not ok.any():
+        first = first_plans(total, len(BLOCK_KEYS[self.side]))
+        disp = key_displacements(robot, self.side)
+        ends = plan_ends(pose, first, disp)
+        end_dist = np.hypot(ends[:, 0] - scenario.goal.x, ends[:, 1] - scenario.goal.y)
+        for end_m, clear_m in ((end_margin(total), PLAN_CLEARANCE_M), (end_margin(0), KEEP_CLEARANCE_M)):
+            near = end_dist <= scenario.goal.radius - end_m
+            cands = first[near]
+            ok = self._clear_band(scenario, robot, pose, cands, plan_distance(cands, counts), clear_m)
+            if ok.any():
+                break
+        else:
             return None
-        cands, end_dist = cands[ok], end_dist[ok]
+        cands, end_dist = cands[ok], end_dist[near][ok]
         moves = plan_distance(cands, counts)  # (F, T)
         if self.variation <= 0:
             nearest = moves.min(axis=0)
@@ -118,6 +133,21 @@ class OperatorDriver:
         kernel = np.exp(log_eps * (moves - moves.min(axis=0, keepdims=True)))
         probs = (kernel / kernel.sum(axis=0, keepdims=True)) @ (weights / weights.sum())
         return cands[int(rng.choice(len(cands), p=probs / probs.sum()))]
+
+    def _clear_band(self, scenario, robot, pose, cands, moves, clear_m: float) -> np.ndarray:
+        """Which plans clear every body by ``clear_m``, checked only where it matters: for each real
+        sequence, the plans within ``PLAN_BAND`` presses of its nearest clear plan (farther ones would
+        get under ``epsilon ** PLAN_BAND`` of its weight); others come back False."""
+        disp = key_displacements(robot, self.side)
+        clearance = np.full(len(cands), np.nan)
+        nearest = moves.min(axis=0) if len(cands) else np.zeros(moves.shape[1])
+        todo = (moves <= nearest + PLAN_BAND).any(axis=1)
+        while todo.any():
+            clearance[todo] = plan_geometry(scenario, robot, plan_vertices(pose, cands[todo], disp))[1]
+            ok = np.nan_to_num(clearance, nan=-np.inf) >= clear_m
+            nearest = np.where(ok[:, None], moves, np.inf).min(axis=0)
+            todo = (moves <= nearest + PLAN_BAND).any(axis=1) & np.isnan(clearance)
+        return np.nan_to_num(clearance, nan=-np.inf) >= clear_m
 
     def _replan(self, scenario, robot, pose, left: int) -> np.ndarray | None:
         """The completion of blocks ``self.block``… with ``left`` presses that moves fewest presses.

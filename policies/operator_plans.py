@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -168,27 +169,39 @@ def _segment_hits_rect(ax, ay, bx, by, hx, hy):
     return ok & (t0 <= t1)
 
 
+def segment_bodies_distance(ax, ay, bx, by, bodies: Sequence[Obstacle]) -> np.ndarray:
+    """Distances (m) ``(..., K)`` between segments a→b (arrays ``(...)``) and the footprints of ``K``
+    bodies (rotated boxes, discs), all bodies at once; 0 where a segment enters a footprint."""
+    ax, ay, bx, by = (np.asarray(v, np.float64)[..., None] for v in (ax, ay, bx, by))
+    out = []
+    boxes = [b for b in bodies if b.kind == "box"]
+    if boxes:
+        cx, cy = np.array([b.x for b in boxes]), np.array([b.y for b in boxes])
+        c, s = np.cos([b.yaw for b in boxes]), np.sin([b.yaw for b in boxes])
+        hx, hy = np.array([b.half_extents[0] for b in boxes]), np.array([b.half_extents[1] for b in boxes])
+        lax, lay = c * (ax - cx) + s * (ay - cy), -s * (ax - cx) + c * (ay - cy)
+        lbx, lby = c * (bx - cx) + s * (by - cy), -s * (bx - cx) + c * (by - cy)
+
+        def point_rect(px, py):
+            return np.hypot(np.maximum(np.abs(px) - hx, 0.0), np.maximum(np.abs(py) - hy, 0.0))
+
+        dist = np.minimum(point_rect(lax, lay), point_rect(lbx, lby))
+        for sx, sy in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            dist = np.minimum(dist, _point_segment(sx * hx, sy * hy, lax, lay, lbx, lby))
+        out.append(np.where(_segment_hits_rect(lax, lay, lbx, lby, hx, hy), 0.0, dist))
+    discs = [b for b in bodies if b.kind != "box"]
+    if discs:
+        cx, cy = np.array([b.x for b in discs]), np.array([b.y for b in discs])
+        radius = np.array([b.radius for b in discs])
+        out.append(np.maximum(_point_segment(cx, cy, ax, ay, bx, by) - radius, 0.0))
+    if not out:
+        return np.zeros((*ax.shape[:-1], 0))
+    return np.concatenate(out, axis=-1)
+
+
 def segment_body_distance(ax, ay, bx, by, body: Obstacle) -> np.ndarray:
-    """Distance (m) between segments a→b (arrays) and a body's footprint (rotated box or disc); 0 inside."""
-    if body.kind != "box":
-        return np.maximum(_point_segment(body.x, body.y, ax, ay, bx, by) - body.radius, 0.0)
-    c, s = math.cos(body.yaw), math.sin(body.yaw)
-    hx, hy = body.half_extents[0], body.half_extents[1]
-
-    def local(px, py):
-        dx, dy = px - body.x, py - body.y
-        return c * dx + s * dy, -s * dx + c * dy
-
-    lax, lay = local(ax, ay)
-    lbx, lby = local(bx, by)
-
-    def point_rect(px, py):
-        return np.hypot(np.maximum(np.abs(px) - hx, 0.0), np.maximum(np.abs(py) - hy, 0.0))
-
-    dist = np.minimum(point_rect(lax, lay), point_rect(lbx, lby))
-    for cx, cy in ((hx, hy), (hx, -hy), (-hx, hy), (-hx, -hy)):
-        dist = np.minimum(dist, _point_segment(cx, cy, lax, lay, lbx, lby))
-    return np.where(_segment_hits_rect(lax, lay, lbx, lby, hx, hy), 0.0, dist)
+    """Distance (m) between segments a→b (arrays) and one body's footprint; 0 inside."""
+    return segment_bodies_distance(ax, ay, bx, by, [body])[..., 0]
 
 
 def plan_geometry(
@@ -210,13 +223,16 @@ def plan_geometry(
     moving = (np.abs(bx - ax) + np.abs(by - ay)) > 0
     clearance = np.full(vertices.shape[0], CLEARANCE_HORIZON_M)
     reach = (vertices[..., 0].min(), vertices[..., 0].max(), vertices[..., 1].min(), vertices[..., 1].max())
+    bodies = []
     for body in (*scenario.obstacles, scenario.target, *scenario.distractors):
         bx0, bx1, by0, by1 = body.aabb_xy()
         gap = max(bx0 - reach[1], reach[0] - bx1, by0 - reach[3], reach[2] - by1)
-        if gap > robot.radius + CLEARANCE_HORIZON_M:
-            continue  # farther than the horizon from every plan
-        d = np.where(moving, segment_body_distance(ax, ay, bx, by, body), np.inf)
-        clearance = np.minimum(clearance, d.min(axis=1) - robot.radius)
+        if gap <= robot.radius + CLEARANCE_HORIZON_M:  # nearer than the horizon to some plan
+            bodies.append(body)
+    if bodies:
+        d = segment_bodies_distance(ax, ay, bx, by, bodies).min(axis=-1)
+        d = np.where(moving, d, np.inf).min(axis=1) - robot.radius
+        clearance = np.minimum(clearance, d)
     xmin, xmax, ymin, ymax = scenario.arena
     vx, vy = vertices[..., 0], vertices[..., 1]
     wall = np.minimum.reduce(
