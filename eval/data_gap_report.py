@@ -116,6 +116,7 @@ def group_figures(
     axes[2].set_ylim(0, 1)
     axes[2].set_title(f"TV per press (mean {tv['per_position_mean']:.3f})", fontsize=9)
     axes[2].set_xlabel("press")
+    axes[2].set_xticks(xs)
     axes[2].tick_params(labelsize=7)
     fig.tight_layout()
     figs.append((save_figure(fig, out_dir / f"{slug(name)}_positions.png"), f"{name}: key at each press"))
