@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
+from omegaconf import OmegaConf
 
 from sim.config import RobotConfig
 from sim.omni_base import OmniBase
@@ -67,7 +67,7 @@ def load_templates(path: str = str(TEMPLATES_PATH)) -> dict[str, tuple[np.ndarra
 
     Raises ``ValueError`` naming the file and entry when an entry is malformed.
     """
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = OmegaConf.to_container(OmegaConf.load(Path(path)), resolve=True)
     out = {}
     for side in BLOCK_KEYS:
         entries = data.get(side) if isinstance(data, dict) else None
