@@ -6,8 +6,10 @@ position is the length of the shortest path to the goal that passes the obstacle
 whose predicted end position lowers that cost most without touching anything, and stops once inside the
 goal disc. ``style="keys"`` emits the real teleop vocabulary (8 translation keys, spin keys to correct a
 large heading error, stop); ``style="smooth"`` emits continuous commands (32 directions, speed scaled
-down near the goal). ``variation`` > 0 gives operator-like differences between episodes (margins,
-stopping distance, occasional equally-good alternative keys), drawn from the episode seed.
+down near the goal); ``style="operator"`` drives with the real operators' rhythm (``policies.operator``)
+and falls back to the ``keys`` behaviour only where that rhythm has no plan. ``variation`` > 0 gives
+operator-like differences between episodes (margins, stopping distance, occasional equally-good
+alternative keys; for ``operator`` the spread around the real sequences), drawn from the episode seed.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from policies.base import OBS_STATE, BasePolicy, register_policy
+from policies.operator import OperatorDriver
 from sim.omni_base import press_displacement
 from sim.protocol import KEY_ACTIONS, NOMINAL
 from sim.scenario import Obstacle, Scenario, segment_hits_box, wrap_angle
 
 TRANSLATION_KEYS = ("w", "q", "e", "a", "d", "z", "c", "s")
-STYLES = ("keys", "smooth")
+STYLES = ("keys", "smooth", "operator")
 HEADING_CORRECTION_RAD = 0.3
 SAFETY_M = 0.02
 ARENA_MARGIN_M = 0.05
@@ -65,6 +68,7 @@ class ScriptedExpert(BasePolicy):
         self.variation = float(variation)
         self.base_margin = float(margin_m)
         self.base_stop_fraction = float(stop_fraction)
+        self.operator = OperatorDriver(self.variation) if style == "operator" else None
         self.seed(seed)
 
     def seed(self, seed: int) -> None:
@@ -81,6 +85,8 @@ class ScriptedExpert(BasePolicy):
         )
         self.explore = 0.25 * v
         self.slack = 0.04 * v
+        if self.operator is not None:
+            self.operator.reset(self.side)
 
     # ------------------------------------------------------------------ acting
     def _act(self, obs: dict[str, Any]) -> np.ndarray:
@@ -89,6 +95,10 @@ class ScriptedExpert(BasePolicy):
             raise ValueError(
                 "the scripted expert is privileged: obs['state'] (MobileNavEnv.privileged_state()) is missing"
             )
+        if self.operator is not None:
+            command = self.operator.act(state, self._rng)
+            if command is not None:
+                return command
         scenario: Scenario = state["scenario"]
         x, y, yaw = state["pose"]
         robot = state["robot"]
@@ -97,7 +107,7 @@ class ScriptedExpert(BasePolicy):
         if math.hypot(x - goal.x, y - goal.y) <= goal.radius * self.stop_fraction:
             return np.zeros(3, np.float32)
         heading_error = wrap_angle(goal.heading - yaw)
-        if self.style == "keys" and abs(heading_error) > HEADING_CORRECTION_RAD:
+        if self.style != "smooth" and abs(heading_error) > HEADING_CORRECTION_RAD:
             return np.asarray(KEY_ACTIONS["r" if heading_error > 0 else "t"], np.float32)
         step = robot.speed_m_s * (
             robot.key_press_s if robot.control_mode == "key_press" else robot.control_period_s
@@ -106,14 +116,14 @@ class ScriptedExpert(BasePolicy):
         current = planner.cost(here)
         options = []
         for command in self._candidates():
-            if self.style == "keys" and robot.control_mode == "key_press":
+            if self.style != "smooth" and robot.control_mode == "key_press":
                 # Where the calibrated base really goes (strafe share, diagonal angle), robot frame.
                 fwd, left = press_displacement(robot, command)
                 direction, length = math.atan2(left, fwd) + yaw, math.hypot(fwd, left)
             else:
                 direction = math.atan2(command[1], command[0]) + yaw
                 length = step * (
-                    1.0 if self.style == "keys" else min(1.0, float(np.hypot(*command[:2])) / NOMINAL)
+                    1.0 if self.style != "smooth" else min(1.0, float(np.hypot(*command[:2])) / NOMINAL)
                 )
             end = (x + length * math.cos(direction), y + length * math.sin(direction))
             if planner.blocked(here, end, robot.radius + SAFETY_M):
@@ -136,7 +146,7 @@ class ScriptedExpert(BasePolicy):
         return np.asarray(best, np.float32)
 
     def _candidates(self) -> list[np.ndarray]:
-        if self.style == "keys":
+        if self.style != "smooth":
             return [np.asarray(KEY_ACTIONS[k], np.float32) for k in TRANSLATION_KEYS]
         commands = []
         for i in range(32):

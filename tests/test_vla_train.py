@@ -1,8 +1,9 @@
 """Training the tiny VLA on sim episodes and on small synthetic episodes (real HDF5 schema), resuming,
 and the latency CLI.
 
-Sim task (the issue's test): a couple of dozen scripted-expert episodes of ``bottle_core_medium`` from
-``datagen.generate`` (64x36 render, operator-like variation), split by episode with ``datagen.mix``; the
+Sim task (the issue's test): a couple of dozen scripted-expert episodes (``expert.style=keys``) of
+``bottle_core_medium`` from ``datagen.generate`` (64x36 render, operator-like variation), split by
+episode with ``datagen.mix``; the
 tiny VLA trained on them for ~25 s (one thread) must beat the mean-action baseline's open-loop error on the
 held-out episodes and change its lateral command when the instruction names the other side.
 
@@ -112,6 +113,7 @@ def sim_data(tmp_path_factory: pytest.TempPathFactory):
             f"episodes={SIM_EPISODES}",
             "seed=0",
             "suite=bottle_core_medium",
+            "expert.style=keys",  # the pipeline check was sized on the keys expert's labels
             "expert.variation=0.6",
             "env.camera.width=64",
             "env.camera.height=36",
