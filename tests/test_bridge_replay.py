@@ -25,7 +25,7 @@ def sim_frames(n: int) -> list[np.ndarray]:
     env = gym.make("MobileVLA/Nav-v0")
     obs, _ = env.reset(seed=3, options={"scenario": "1box_hori_left_core_medium"})
     out = [obs["rgb"]]
-    for action in keys_to_actions("W W Q Q W E A D W W W"):
+    for action in keys_to_actions("W W A Q Q Q Q Q Q Q W"):  # the real left run: no collision
         if len(out) == n:
             break
         obs, *_ = env.step(action)
