@@ -4,6 +4,7 @@ float32 command of shape (3,), ``last_timing`` filled, and the same actions agai
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -17,12 +18,18 @@ ENV_CONFIG = {"camera": {"width": 64, "height": 36}}
 STEPS = 4
 SCENARIO = "1box_hori_left_core_medium"
 FULLSIZE = "vla_fullsize_random"
+REMOTE = "remote"
 ARGUMENTS = {"mean_action": {"mean": [0.5, -0.2, 0.0]}}
 """Arguments a config leaves to the user (``mean_action`` needs a mean or a stats file)."""
 
 
-def _arguments(name: str, tiny_dir) -> dict:
+def _arguments(name: str, tiny_dir, stack: contextlib.ExitStack) -> dict:
     args = dict(ARGUMENTS.get(name, {}))
+    if name == REMOTE:  # a seeded, image-blind policy served on loopback for the test's lifetime
+        from tests.server_helpers import served
+
+        _, handle = stack.enter_context(served(lambda: make_policy("random")))
+        args["url"] = handle.url
     backbone = policy_config(name).get("model", {}).get("backbone", {})
     if backbone.get("init") == "tiny":  # build on the session's tiny backbone, not into the repository
         args["model"] = {"backbone": {"path": str(tiny_dir)}}
@@ -63,15 +70,16 @@ def test_policy_contract(name, env, tiny_dir):
     if name == FULLSIZE and not os.environ.get("MVLA_TEST_FULLSIZE"):
         pytest.skip("full-size Kosmos-2 with random weights (1.6 B parameters, several GB): set "
                     "MVLA_TEST_FULLSIZE=1 to include it")
-    try:
-        policy = make_policy(name, **_arguments(name, tiny_dir))
-    except FileNotFoundError as exc:  # checkpoints or base models that are not shipped with the bench
-        pytest.skip(f"{name} needs files that are absent here: {exc}")
-    assert isinstance(policy, Policy) and policy.name == name
-    first = _drive(env, policy, seed=3)
+    with contextlib.ExitStack() as stack:
+        try:
+            policy = make_policy(name, **_arguments(name, tiny_dir, stack))
+        except FileNotFoundError as exc:  # checkpoints or base models that are not shipped with the bench
+            pytest.skip(f"{name} needs files that are absent here: {exc}")
+        assert isinstance(policy, Policy) and policy.name == name
+        first = _drive(env, policy, seed=3)
+        again = _drive(env, policy, seed=3)
     assert first, "no action"
     for action in first:
         assert isinstance(action, np.ndarray) and action.shape == (3,) and action.dtype == np.float32
         assert np.all(np.isfinite(action))
-    again = _drive(env, policy, seed=3)
     assert len(again) == len(first) and all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))

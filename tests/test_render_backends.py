@@ -23,8 +23,8 @@ needs_egl = pytest.mark.skipif(not EGL_OK, reason=f"no EGL here: {EGL_DETAIL}")
 
 GOLDEN_GL = {
     "llvmpipe (LLVM 15.0.6, 256 bits) / 4.5 (Core Profile) Mesa 22.3.6": {
-        ("1box_hori_left_core_medium", 0): "bbf5c6ddcc9d1c72",
-        ("target_left_right_path", 5): "5558f5d5b255a0ae",
+        ("1box_hori_left_core_medium", 0): "86bbcf9a16516e22",
+        ("target_left_right_path", 5): "44c475365ab464a2",
     },
 }
 """gl digests per driver: llvmpipe JIT-compiles for the host's vector width (the renderer string names
