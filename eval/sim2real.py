@@ -22,7 +22,6 @@ Writes ``sim2real.json``, ``sim2real.md`` and a self-contained ``sim2real.html``
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -33,12 +32,11 @@ import cv2
 import numpy as np
 
 from common.cli import BenchError, run_main
-from eval import metrics
+from eval import metrics, real_trials
 from eval.compare import PolicyRuns, find_run_dirs, load_policy_runs
 from eval.files import atomic_write_json, atomic_write_text
 from eval.report import Doc, fmt_interval, fmt_num, fmt_pct, html_page
 
-CSV_COLUMNS = ("policy", "scenario", "trials", "successes")
 FEATURE_SIZE = 64
 """Frames are resized to FEATURE_SIZE × FEATURE_SIZE (INTER_AREA) before the colour features."""
 HIST_BINS = 8
@@ -53,56 +51,12 @@ class Sim2RealError(BenchError, ValueError):
 
 
 def read_trials_csv(path: str | Path) -> dict[tuple[str, str], tuple[int, int]]:
-    """``{(policy, scenario): (trials, successes)}`` from a CSV headed ``policy,scenario,trials,successes``.
-
-    Rows repeating a (policy, scenario) are summed (several sessions). Raises ``Sim2RealError`` naming the
-    file, line and column of a malformed value, or the missing columns.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise Sim2RealError(f"{path}: real-trials CSV not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in CSV_COLUMNS if c not in header]
-        if missing:
-            raise Sim2RealError(
-                f"{path}: line 1: missing column(s) {', '.join(missing)}; "
-                f"expected header {','.join(CSV_COLUMNS)}, got {','.join(header) or '(empty)'}"
-            )
-        reader.fieldnames = header
-        out: dict[tuple[str, str], tuple[int, int]] = {}
-        for row in reader:
-            line = reader.line_num
-            values = {c: (row.get(c) or "").strip() for c in CSV_COLUMNS}
-            for col in ("policy", "scenario"):
-                if not values[col]:
-                    raise Sim2RealError(f"{path}: line {line}, column '{col}': empty")
-            counts = {}
-            for col in ("trials", "successes"):
-                try:
-                    counts[col] = int(values[col])
-                except ValueError:
-                    raise Sim2RealError(
-                        f"{path}: line {line}, column '{col}': expected a non-negative integer, "
-                        f"got {values[col]!r}"
-                    ) from None
-                if counts[col] < 0:
-                    raise Sim2RealError(
-                        f"{path}: line {line}, column '{col}': expected a non-negative integer, "
-                        f"got {counts[col]}"
-                    )
-            if counts["successes"] > counts["trials"]:
-                raise Sim2RealError(
-                    f"{path}: line {line}, column 'successes': {counts['successes']} successes "
-                    f"exceed {counts['trials']} trials"
-                )
-            key = (values["policy"], values["scenario"])
-            n0, k0 = out.get(key, (0, 0))
-            out[key] = (n0 + counts["trials"], k0 + counts["successes"])
-    if not out:
-        raise Sim2RealError(f"{path}: no trial rows")
-    return out
+    """``{(policy, scenario): (trials, successes)}`` (``eval.real_trials.read_trials_csv``); raises
+    ``Sim2RealError`` naming the file, line and column of a malformed value, or the missing columns."""
+    try:
+        return real_trials.read_trials_csv(path)
+    except real_trials.TrialsError as exc:
+        raise Sim2RealError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- success and ranking
