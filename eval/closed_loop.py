@@ -158,13 +158,14 @@ def _make_runtime(cfg: DictConfig):
     return env, policy, settings
 
 
-def _describe(policy: Any) -> dict[str, Any] | None:
-    """The policy's ``describe()`` (checkpoint hash, preprocessing profile, token layout) if it has one."""
-    describe = getattr(policy, "describe", None)
-    return describe() if callable(describe) else None
+def _describe(policy: Any) -> dict[str, Any]:
+    """``policies.base.describe_policy`` (checkpoint hash, preprocessing profile, token layout, ...)."""
+    from policies.base import describe_policy
+
+    return describe_policy(policy)
 
 
-def _describe_in_worker() -> dict[str, Any] | None:
+def _describe_in_worker() -> dict[str, Any]:
     return _describe(_WORKER["policy"])
 
 
