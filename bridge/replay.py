@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out-bag", type=Path, default=None, help="write the Twists to this new bag")
     parser.add_argument("--json", type=Path, default=None, help="write the Twists as JSON here")
     args = parser.parse_args(argv)
-    from eval.files import atomic_write_json
+    from common.files import atomic_write_json
     from policies.remote import RemoteError, RemotePolicy
 
     if args.out_bag is not None and args.out_bag.exists():

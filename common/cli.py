@@ -8,7 +8,9 @@ Library errors derive from ``BenchError`` (a config error also from ``ValueError
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 
 class BenchError(Exception):
@@ -39,3 +41,49 @@ def run_main(fn: Callable[[], int | None], also: tuple[type[BaseException], ...]
         print(f"error: {error_message(exc)}", file=sys.stderr)
         return 2
     return 0 if code is None else int(code)
+
+
+def parse_assignments(items: Iterable[str], what: str, nested: bool = False) -> dict[str, Any]:
+    """``["k=v", ...]`` → dict, values parsed as YAML scalars (``3`` → int, ``true`` → bool). With ``nested``
+    a dotted key sets a nested value, deep-merged: ``model.window=4`` and ``model.dtype=fp32`` give
+    ``{"model": {"window": 4, "dtype": "fp32"}}``. ``what`` names the flag in the error."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{what} {item!r}: expected key=value")
+        parts = key.split(".") if nested else [key]
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{what} {item!r}: {part!r} was already set to a value, not a section")
+            node = child
+        try:
+            node[parts[-1]] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{what} {item!r}: the value is not a YAML scalar ({exc.problem})") from None
+    return out
+
+
+def policy_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """The policy arguments of a command line: ``policy.key=value`` items (dotted keys nest and deep-merge,
+    as in ``eval.closed_loop``) → ``make_policy`` keyword arguments. A bare ``key=value`` is refused with
+    the spelling to use, so every command speaks the same dialect."""
+    items = list(items)
+    bad = [i for i in items if not i.startswith("policy.")]
+    if bad:
+        raise ConfigError(
+            f"override {bad[0]!r}: policy arguments are written policy.KEY=VALUE (e.g. policy.{bad[0]})"
+        )
+    return parse_assignments([i[len("policy."):] for i in items], "policy override", nested=True)
+
+
+def default_out_dir(command: str, name: str) -> Path:
+    """``runs/<command>/<name>``: where a command writes when ``--out`` is not given (a folder)."""
+    from common.paths import RUNS_DIR
+
+    return RUNS_DIR / command / name

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import ConfigError
+from common.paths import CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 MAX_EPISODES = 1_000_000
 """Upper bound of an episode count (datagen's file names hold a 6-digit index); larger counts are refused
 up front instead of exhausting memory while planning the run."""

@@ -33,7 +33,7 @@ from common.config import MAX_EPISODES, compose, get_bool, get_float, get_int
 from common.rundir import check_run_record, locked
 from common.workers import spawn_pool
 from eval import step_latency
-from eval.files import atomic_write_json
+from common.files import atomic_write_json
 from eval.metrics import trials_needed, wilson_interval
 from eval.provenance import provenance
 from eval.rollout import EpisodeSpec, LoopSettings, run_episode
@@ -269,7 +269,7 @@ def _read_log(path: Path) -> dict[str, dict[str, Any]]:
             continue
         rows[_row_key(row)] = row
         good_lines.append(line)
-    from eval.files import atomic_write_text
+    from common.files import atomic_write_text
 
     atomic_write_text(path, "".join(f"{line}\n" for line in good_lines))
     return rows

@@ -53,7 +53,7 @@ from typing import Any
 
 from common.cli import BenchError, run_main
 from eval import metrics, step_latency
-from eval.files import atomic_write_json, atomic_write_text
+from common.files import atomic_write_json, atomic_write_text
 from eval.real_trials import real_success_by_policy
 from eval.report import (
     RESULTS_FILE,

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.files import atomic_write_json
+from common.files import atomic_write_json
 
 KEY_ORDER = ("w", "q", "e", "a", "d", "s", "z", "c", "r", "t", ".", "?", "-")
 """Display order: teleop keys, ``.`` stop, ``?`` a command outside the vocabulary, ``-`` no row."""

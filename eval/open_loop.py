@@ -36,7 +36,7 @@ import numpy as np
 
 from common.cli import BenchError, run_main
 from eval import metrics, targets
-from eval.files import atomic_write_json
+from common.files import atomic_write_json
 from sim.protocol import NOMINAL
 
 RMSE_TARGET = targets.RMSE_TARGET

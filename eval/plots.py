@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Polygon, Rectangle, Wedge  # noqa: E402
 
-from eval.files import atomic_write_bytes  # noqa: E402
+from common.files import atomic_write_bytes  # noqa: E402
 from eval.targets import LATENCY_STATISTIC, LATENCY_TARGET_MS  # noqa: E402
 
 OUTCOME_COLOURS: dict[str, str] = {

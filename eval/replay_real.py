@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.files import atomic_write_json, atomic_write_text
+from common.files import atomic_write_json, atomic_write_text
 from eval.plots import plot_trajectories
 from eval.report import Doc, html_page
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, profile_overrides, resolve_profile

@@ -24,7 +24,7 @@ from typing import Any
 
 from common.cli import BenchError, run_main
 from eval import metrics
-from eval.files import atomic_write_text
+from common.files import atomic_write_text
 
 RESULTS_FILE = "results.json"
 REPORT_HTML = "report.html"

@@ -34,7 +34,7 @@ import numpy as np
 from common.cli import BenchError, run_main
 from eval import metrics, real_trials
 from eval.compare import PolicyRuns, find_run_dirs, load_policy_runs
-from eval.files import atomic_write_json, atomic_write_text
+from common.files import atomic_write_json, atomic_write_text
 from eval.report import Doc, fmt_interval, fmt_num, fmt_pct, html_page
 
 FEATURE_SIZE = 64

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from eval.files import atomic_write_via
+from common.files import atomic_write_via
 
 EGO_SIZE = (256, 144)
 """(width, height) in pixels of the ego image in a video frame (16:9 like the real camera)."""

@@ -43,7 +43,8 @@ from sim.scenario import Scenario
 EPSILON_PER_VARIATION = 0.05
 """Weight factor per moved press at variation 1 (see the module docstring)."""
 PLAN_CLEARANCE_M = 0.04
-"""Gap (m) a plan must keep from every body when it is chosen."""
+"""Gap (m) a plan must keep from every body when it is chosen (the default of ``plan_clearance_m``; a
+larger ``plan_clearance_m`` is preferred where some plan reaches it, else this one applies)."""
 KEEP_CLEARANCE_M = 0.02
 """Gap (m) below which the rest of a plan is replaced."""
 PLAN_BAND = 3.0
@@ -76,8 +77,13 @@ def keep_margin(presses_left: int) -> float:
 class OperatorDriver:
     """Per-episode plan of the ``operator`` style; ``act`` gives a key command or ``None`` (hand over)."""
 
-    def __init__(self, variation: float) -> None:
+    def __init__(self, variation: float, plan_clearance_m: float = PLAN_CLEARANCE_M) -> None:
+        if plan_clearance_m < KEEP_CLEARANCE_M:
+            raise ValueError(
+                f"operator plan_clearance_m={plan_clearance_m!r} is invalid; expected >= {KEEP_CLEARANCE_M} m"
+            )
         self.variation = float(variation)
+        self.plan_clearance_m = float(plan_clearance_m)
         self.templates = load_templates()
         self.reset("left")
 
@@ -114,7 +120,11 @@ class OperatorDriver:
         disp = key_displacements(robot, self.side)
         ends = plan_ends(pose, first, disp)
         end_dist = np.hypot(ends[:, 0] - scenario.goal.x, ends[:, 1] - scenario.goal.y)
-        for end_m, clear_m in ((end_margin(total), PLAN_CLEARANCE_M), (end_margin(0), KEEP_CLEARANCE_M)):
+        for end_m, clear_m in (
+            (end_margin(total), self.plan_clearance_m),
+            (end_margin(total), PLAN_CLEARANCE_M),
+            (end_margin(0), KEEP_CLEARANCE_M),
+        ):
             near = end_dist <= scenario.goal.radius - end_m
             cands = first[near]
             ok = self._clear_band(scenario, robot, pose, cands, plan_distance(cands, counts), clear_m)
@@ -163,7 +173,11 @@ class OperatorDriver:
         cands, end_dist, clearance = self._evaluate(scenario, robot, pose, cands, scenario.goal.radius)
         current = self.plan - self.done
         moves = plan_distance(cands, current[None, :])[:, 0]
-        tiers = [(end_margin(left), PLAN_CLEARANCE_M), (end_margin(0), KEEP_CLEARANCE_M)]
+        tiers = [
+            (end_margin(left), self.plan_clearance_m),
+            (end_margin(left), PLAN_CLEARANCE_M),
+            (end_margin(0), KEEP_CLEARANCE_M),
+        ]
         if not scenario.goal.contains(*pose):
             tiers.append((0.0, 0.0))
         for end_m, clear_m in tiers:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from policies.base import OBS_STATE, BasePolicy, register_policy
-from policies.operator import OperatorDriver
+from policies.operator import PLAN_CLEARANCE_M, OperatorDriver
 from sim.omni_base import press_displacement
 from sim.protocol import KEY_ACTIONS, NOMINAL
 from sim.scenario import Obstacle, Scenario, segment_hits_box, wrap_angle
@@ -56,6 +56,7 @@ class ScriptedExpert(BasePolicy):
         margin_m: float = 0.10,
         stop_fraction: float = 0.55,
         seed: int = 0,
+        plan_clearance_m: float = PLAN_CLEARANCE_M,
     ) -> None:
         super().__init__()
         if style not in STYLES:
@@ -68,7 +69,7 @@ class ScriptedExpert(BasePolicy):
         self.variation = float(variation)
         self.base_margin = float(margin_m)
         self.base_stop_fraction = float(stop_fraction)
-        self.operator = OperatorDriver(self.variation) if style == "operator" else None
+        self.operator = OperatorDriver(self.variation, plan_clearance_m) if style == "operator" else None
         self.seed(seed)
 
     def seed(self, seed: int) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from eval.files import atomic_write_text
+from common.files import atomic_write_text
 from sim.fit import FitResult, FitRun, evaluate, fit
 from sim.profiles import DEFAULT_CALIBRATION, DEFAULT_PERIODS, REAL_SEQUENCES, Period, parse_period
 from sim.real_runs import RealRun, load_sequences_file
