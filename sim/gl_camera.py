@@ -7,18 +7,33 @@ PyBullet scene of that moment.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from sim.gl_renderer import GLRenderer
+from sim.meshes import TEXTURE_DIR
 
 PARKED_BELOW_M = -5.0
 """Bodies whose origin is this far below the floor are parked (``World`` parks at z = -20 m)."""
 
-if TYPE_CHECKING:
-    from sim.world import World
+
+class Scene(Protocol):
+    """What ``GLCamera`` reads of a ``sim.world.World`` (kept as a protocol: the camera sits below it)."""
+
+    config: Any
+    client: Any
+    camera: Any
+    meshes: dict[str, dict]
+    visuals: dict[int, dict]
+
+    @property
+    def texture_names(self) -> list[str]: ...
+
+    @property
+    def light_direction(self) -> tuple[float, float, float]: ...
 
 
 def load_texture_rgb(path) -> np.ndarray:
@@ -32,16 +47,14 @@ def load_texture_rgb(path) -> np.ndarray:
 class GLCamera:
     """Renders ``world``'s ego camera through headless OpenGL; see ``sim.gl_renderer``."""
 
-    def __init__(self, world: World) -> None:
-        from sim.world import TEXTURE_DIR
-
+    def __init__(self, world: Scene, texture_dir: Path = TEXTURE_DIR) -> None:
         cam = world.config.camera
         self.world = world
         self.renderer = GLRenderer(cam.width, cam.height)
         for key, mesh in world.meshes.items():
             self.renderer.add_mesh(key, mesh)
         for name in world.texture_names:
-            self.renderer.add_texture(name, load_texture_rgb(TEXTURE_DIR / f"{name}.png"))
+            self.renderer.add_texture(name, load_texture_rgb(texture_dir / f"{name}.png"))
 
     @property
     def renderer_string(self) -> str:

@@ -16,6 +16,10 @@ import math
 
 import numpy as np
 
+from common.paths import ASSETS_DIR
+
+TEXTURE_DIR = ASSETS_DIR / "textures"
+"""The floor/obstacle/target texture images (``{name}.png``), read by both render backends."""
 CYLINDER_SIDES = 32
 """Sides of TinyRenderer's cylinder polygon (``numSteps`` of its shape converter)."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +21,7 @@ with suppress_c_stdout():  # PyBullet prints its build time on import
 
 from sim.camera import Camera  # noqa: E402
 from sim.config import SimConfig  # noqa: E402
-from sim.meshes import as_arrays, box_mesh, cylinder_mesh  # noqa: E402
+from sim.meshes import TEXTURE_DIR, as_arrays, box_mesh, cylinder_mesh  # noqa: E402
 from sim.omni_base import OmniBase  # noqa: E402
 from sim.render_backend import announce  # noqa: E402
 from sim.scenario import (  # noqa: E402
@@ -40,7 +39,6 @@ from sim.scenario import (  # noqa: E402
     Scenario,
 )
 
-TEXTURE_DIR = Path(__file__).resolve().parents[1] / "assets" / "textures"
 PARK_Z = -20.0
 FLOOR_HALF_M = 6.0
 FLOOR_TILE_M = 0.5
