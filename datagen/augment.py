@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -58,6 +57,7 @@ from datagen.schema import (
     try_parse_episode_name,
     write_episode,
 )
+from sim.taxonomy import mirror_instruction
 
 OPS = ("mirror", "crop", "hsv", "brightness_contrast", "blur", "noise")
 """Operations in the order they are applied; the index is part of each op's RNG seed."""
@@ -130,20 +130,8 @@ class AugmentConfig:
 
 
 # ----------------------------------------------------------------------------------------- ops
-_LR = re.compile(r"\b(left|right)\b", re.IGNORECASE)
-
-
-def swap_left_right(text: str) -> str:
-    """Swap the words "left" and "right" (case kept: Left → Right, LEFT → RIGHT)."""
-
-    def repl(m: re.Match[str]) -> str:
-        word = m.group(0)
-        swapped = "right" if word.lower() == "left" else "left"
-        if word.isupper():
-            return swapped.upper()
-        return swapped.capitalize() if word[0].isupper() else swapped
-
-    return _LR.sub(repl, text)
+swap_left_right = mirror_instruction
+"""Swap the words "left" and "right" (case kept): ``sim.taxonomy.mirror_instruction``."""
 
 
 def mirror_actions(actions: np.ndarray) -> np.ndarray:

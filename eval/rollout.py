@@ -18,8 +18,7 @@ from envs.nav_env import MobileNavEnv
 from eval.metrics import soft_spl, spl
 from eval.step_latency import EpisodeLatency, next_call_is_warmup
 from policies.base import OBS_STATE
-from policies.scripted import instruction_side
-from sim.scenario import instruction_for, mirror_instruction
+from sim.taxonomy import instruction_for, instruction_side, mirror_instruction
 
 LATENCY_MODES = ("none", "fixed", "measured")
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from policies.base import BasePolicy, register_policy
 from sim.protocol import CORE_SEQUENCES, keys_to_actions
+from sim.taxonomy import instruction_side
 
 
 @register_policy("replay")
@@ -35,8 +36,6 @@ class ReplayPolicy(BasePolicy):
         if self.fixed is not None:
             actions = self.fixed
         else:
-            from policies.scripted import instruction_side
-
             side = self.core if self.core != "auto" else instruction_side(instruction)
             if side not in CORE_SEQUENCES:
                 raise ValueError(f"instruction {instruction!r} names no left/right side for core='auto'")

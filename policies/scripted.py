@@ -23,23 +23,15 @@ from policies.base import OBS_STATE, BasePolicy, register_policy
 from policies.operator import PLAN_CLEARANCE_M, OperatorDriver
 from sim.omni_base import press_displacement
 from sim.protocol import KEY_ACTIONS, NOMINAL
-from sim.scenario import Obstacle, Scenario, segment_hits_box, wrap_angle
+from sim.scenario import Scenario
+from sim.scene import Obstacle, segment_hits_box, wrap_angle
+from sim.taxonomy import instruction_side
 
 TRANSLATION_KEYS = ("w", "q", "e", "a", "d", "z", "c", "s")
 STYLES = ("keys", "smooth", "operator")
 HEADING_CORRECTION_RAD = 0.3
 SAFETY_M = 0.02
 ARENA_MARGIN_M = 0.05
-
-
-def instruction_side(instruction: str) -> str:
-    """``left``, ``right`` or ``straight`` as named by an instruction (word match, case-insensitive)."""
-    words = {w.strip(".,").lower() for w in instruction.split()}
-    if "left" in words and "right" not in words:
-        return "left"
-    if "right" in words and "left" not in words:
-        return "right"
-    return "straight"
 
 
 @register_policy("scripted")

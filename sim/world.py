@@ -21,10 +21,7 @@ with suppress_c_stdout():  # PyBullet prints its build time on import
 
 from sim.camera import Camera  # noqa: E402
 from sim.config import SimConfig  # noqa: E402
-from sim.meshes import TEXTURE_DIR, as_arrays, box_mesh, cylinder_mesh  # noqa: E402
-from sim.omni_base import OmniBase  # noqa: E402
-from sim.render_backend import announce  # noqa: E402
-from sim.scenario import (  # noqa: E402
+from sim.layouts import (  # noqa: E402
     BASKET_HEIGHT,
     BASKET_RADIUS,
     BOTTLE_HEIGHT,
@@ -35,9 +32,12 @@ from sim.scenario import (  # noqa: E402
     POT_HEIGHT,
     POT_RADIUS,
     TARGET_TEXTURES,
-    Obstacle,
-    Scenario,
 )
+from sim.meshes import TEXTURE_DIR, as_arrays, box_mesh, cylinder_mesh  # noqa: E402
+from sim.omni_base import OmniBase  # noqa: E402
+from sim.render_backend import announce  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+from sim.scene import Obstacle  # noqa: E402
 
 PARK_Z = -20.0
 FLOOR_HALF_M = 6.0

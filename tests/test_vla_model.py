@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from policies import make_policy, registered_policies
-from policies.vla.action_adapter import ActionAdapter, ChunkExecutor, instruction_side
+from policies.vla.action_adapter import ActionAdapter, ChunkExecutor
 from policies.vla.config import (
     ActionAdapterConfig,
     ModelConfig,
@@ -19,6 +19,7 @@ from policies.vla.config import (
 from policies.vla.model import VLAModel, build_model
 from policies.vla.preprocess import CLIP_MEAN, CLIP_STD, Preprocessor
 from policies.vla.tiny import KOSMOS_TAG_TOKENS, build_tokenizer
+from sim.taxonomy import instruction_side, side_sign
 
 LEFT = "Navigate around obstacles and reach the front of the beverage bottle on the left"
 RIGHT = "Navigate around obstacles and reach the front of the beverage bottle on the right"
@@ -256,8 +257,8 @@ def test_action_adapter_gain_signs_deadzone_snap_and_abs_action():
     ab = ActionAdapter(ActionAdapterConfig(abs_action=True))
     assert ab.to_command(np.array([1.0, -0.8]), LEFT)[1] == pytest.approx(0.92)
     assert ab.to_command(np.array([1.0, 0.8]), RIGHT)[1] == pytest.approx(-0.92)
-    assert instruction_side("Navigate to the left toward the gray basket") == 1
-    assert instruction_side("go straight") == 0
+    assert side_sign(instruction_side("Navigate to the left toward the gray basket")) == 1
+    assert side_sign(instruction_side("go straight")) == 0
     np.testing.assert_allclose(a.to_model(np.array([[1.15, -1.15, 0.0]]), 2), [[1.0, -1.0]])
 
 

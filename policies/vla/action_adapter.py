@@ -7,23 +7,11 @@ teleop 1.15 becomes 1.0). Command space: ``[linear_x, linear_y, angular_z]`` in 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from policies.vla.config import ActionAdapterConfig
 from sim.protocol import snap_to_key
-
-_SIDE = re.compile(r"\b(left|right)\b", re.IGNORECASE)
-
-
-def instruction_side(instruction: str) -> int:
-    """+1 when the instruction's last ``left``/``right`` word is ``left`` (y positive), -1 for ``right``,
-    0 when it names neither."""
-    found = _SIDE.findall(instruction)
-    if not found:
-        return 0
-    return 1 if found[-1].lower() == "left" else -1
+from sim.taxonomy import instruction_side, side_sign
 
 
 class ActionAdapter:
@@ -42,7 +30,7 @@ class ActionAdapter:
         a[: m.shape[0]] = m
         a[np.abs(a) < self.cfg.deadzone] = 0.0
         if self.cfg.abs_action:
-            side = instruction_side(instruction)
+            side = side_sign(instruction_side(instruction))
             if side != 0:
                 a[1] = abs(a[1]) * side
         cmd = (a * self.cfg.gain * self._signs).astype(np.float32)
