@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from common import paths
 from common.cli import ConfigError
+from common.typed_config import checkable, coerce
 from policies.base import Policy, registered_policies
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "policy"
+CONFIG_DIR = paths.CONFIG_DIR / "policy"
+"""``configs/policy/<name>.yaml``: the named policy configs."""
 
 _BUILTIN_MODULES = ("policies.scripted", "policies.replay", "policies.random_policy")
 _LAZY_TYPES = {"vla": "policies.vla", "mean_action": "policies.vla", "remote": "policies.remote"}
@@ -70,15 +73,17 @@ def merge_settings(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dic
     return merged
 
 
-def check_arguments(factory: Any, arguments: Mapping[str, Any], name: str) -> None:
-    """``ConfigError`` naming ``policy.KEY`` when ``factory`` takes no argument ``KEY`` (listing those it
-    takes); factories with ``**kwargs`` or no inspectable signature are not checked."""
+def check_arguments(factory: Any, arguments: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``arguments`` checked against ``factory``'s signature: ``ConfigError`` naming ``policy.KEY`` when it
+    takes no argument ``KEY`` (listing those it takes) or when a value does not fit the argument's type
+    hint (``common.typed_config``'s one format; an int given for a float becomes a float). Factories
+    with ``**kwargs`` or no inspectable signature are not checked."""
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
-        return
+        return dict(arguments)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
+        return dict(arguments)
     valid = [k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     unknown = sorted(set(arguments) - set(valid))
     if unknown:
@@ -86,6 +91,20 @@ def check_arguments(factory: Any, arguments: Mapping[str, Any], name: str) -> No
             f"policy {name!r} has no argument {', '.join(f'policy.{k}' for k in unknown)}; "
             f"its arguments: {', '.join(valid) or '(none)'}"
         )
+    return {key: _typed(factory, key, value, name) for key, value in arguments.items()}
+
+
+def _typed(factory: Any, key: str, value: Any, name: str) -> Any:
+    try:
+        hint = typing.get_type_hints(factory.__init__ if inspect.isclass(factory) else factory).get(key)
+    except (NameError, TypeError):  # a hint naming a type the module imports only for type checking
+        return value
+    if hint is None or not checkable(hint):
+        return value
+    try:
+        return coerce(value, hint, f"policy.{key}")
+    except ConfigError as exc:
+        raise ConfigError(f"policy {name!r}: {exc}") from None
 
 
 def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
@@ -107,7 +126,7 @@ def build_policy(config: dict[str, Any], name: str | None = None) -> Policy:
             f"policy {name!r} has type {policy_type!r}, which is not registered; "
             f"registered types: {', '.join(sorted(registry))}"
         )
-    check_arguments(registry[policy_type], cfg, name)
+    cfg = check_arguments(registry[policy_type], cfg, name)
     try:
         policy = registry[policy_type](**cfg)
     except TypeError as exc:  # a setting of the wrong type (the names were checked above)

@@ -6,10 +6,11 @@ validates itself in ``__post_init__`` and names the bad field, its value and wha
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
+
+from common.typed_config import from_dict
 
 CONTROL_MODES = ("key_press", "continuous")
 
@@ -19,26 +20,23 @@ def _require(condition: bool, owner: str, name: str, value: Any, expected: str) 
         raise ValueError(f"{owner}.{name}={value!r} is invalid: expected {expected}")
 
 
-def _positive(owner: str, **values: float) -> None:
-    for name, value in values.items():
-        _require(
-            isinstance(value, (int, float)) and math.isfinite(value) and value > 0,
-            owner,
-            name,
-            value,
-            "a finite number > 0",
-        )
+def _numbers(owner: str, obj: Any, names: tuple[str, ...], minimum: float, strict: bool) -> None:
+    """Each field of ``names`` a finite number ``> minimum`` (``strict``) or ``>= minimum``."""
+    expected = f"a finite number {'>' if strict else '>='} {minimum:g}"
+    for name in names:
+        value = getattr(obj, name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        _require(ok and (value > minimum if strict else value >= minimum), owner, name, value, expected)
 
 
-def _non_negative(owner: str, **values: float) -> None:
-    for name, value in values.items():
-        _require(
-            isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
-            owner,
-            name,
-            value,
-            "a finite number >= 0",
-        )
+def _positive(owner: str, obj: Any, names: str) -> None:
+    """Each field named in ``names`` (space-separated) a finite number > 0."""
+    _numbers(owner, obj, tuple(names.split()), 0.0, strict=True)
+
+
+def _non_negative(owner: str, obj: Any, names: str) -> None:
+    """Each field named in ``names`` (space-separated) a finite number >= 0."""
+    _numbers(owner, obj, tuple(names.split()), 0.0, strict=False)
 
 
 @dataclass(frozen=True)
@@ -77,16 +75,9 @@ class RobotConfig:
     def __post_init__(self) -> None:
         _positive(
             "robot",
-            radius=self.radius,
-            height=self.height,
-            speed_m_s=self.speed_m_s,
-            spin_rad_s=self.spin_rad_s,
-            key_press_s=self.key_press_s,
-            control_period_s=self.control_period_s,
-            max_linear=self.max_linear,
-            max_angular=self.max_angular,
-            substep_m=self.substep_m,
-            strafe_share=self.strafe_share,
+            self,
+            "radius height speed_m_s spin_rad_s key_press_s "
+            "control_period_s max_linear max_angular substep_m strafe_share",
         )
         _require(
             0.0 < self.diagonal_angle_deg < 90.0,
@@ -102,12 +93,7 @@ class RobotConfig:
             self.press_yaw_rad,
             "a number in (-0.2, 0.2) rad",
         )
-        _non_negative(
-            "robot",
-            speed_noise=self.speed_noise,
-            heading_noise_rad=self.heading_noise_rad,
-            yaw_drift_rad=self.yaw_drift_rad,
-        )
+        _non_negative("robot", self, "speed_noise heading_noise_rad yaw_drift_rad")
         _require(
             self.control_mode in CONTROL_MODES,
             "robot",
@@ -150,13 +136,7 @@ class CameraConfig:
                 value,
                 "an integer in [8, 4096]",
             )
-        _positive(
-            "camera",
-            mount_z=self.mount_z,
-            vertical_fov_deg=self.vertical_fov_deg,
-            near=self.near,
-            far=self.far,
-        )
+        _positive("camera", self, "mount_z vertical_fov_deg near far")
         _require(-89.0 < self.pitch_deg < 89.0, "camera", "pitch_deg", self.pitch_deg, "in (-89, 89)")
         _require(self.vertical_fov_deg < 170.0, "camera", "vertical_fov_deg", self.vertical_fov_deg, "< 170")
         _require(self.far > self.near, "camera", "far", self.far, f"> near ({self.near})")
@@ -193,14 +173,9 @@ class RandomizationConfig:
     def __post_init__(self) -> None:
         _non_negative(
             "randomization",
-            start_xy_m=self.start_xy_m,
-            start_yaw_deg=self.start_yaw_deg,
-            obstacle_xy_m=self.obstacle_xy_m,
-            obstacle_yaw_deg=self.obstacle_yaw_deg,
-            target_xy_m=self.target_xy_m,
-            color_jitter=self.color_jitter,
-            camera_height_m=self.camera_height_m,
-            camera_pitch_deg=self.camera_pitch_deg,
+            self,
+            "start_xy_m start_yaw_deg obstacle_xy_m obstacle_yaw_deg "
+            "target_xy_m color_jitter camera_height_m camera_pitch_deg",
         )
         _require(
             isinstance(self.max_distractors, int) and 0 <= self.max_distractors <= 4,
@@ -232,14 +207,7 @@ class LayoutConfig:
     goal_radius: float = 0.25
 
     def __post_init__(self) -> None:
-        _positive(
-            "layout",
-            box_x=self.box_x,
-            bottle_x=self.bottle_x,
-            bottle_side_y=self.bottle_side_y,
-            goal_standoff=self.goal_standoff,
-            goal_radius=self.goal_radius,
-        )
+        _positive("layout", self, "box_x bottle_x bottle_side_y goal_standoff goal_radius")
         _require(self.goal_radius <= 0.25, "layout", "goal_radius", self.goal_radius, "<= 0.25 m")
         _require(
             self.bottle_x - self.goal_standoff > self.box_x,
@@ -280,31 +248,6 @@ class SimConfig:
         )
 
 
-T = TypeVar("T")
-
-
-def from_dict(cls: type[T], values: dict[str, Any] | None, owner: str = "") -> T:
-    """Build dataclass ``cls`` from a (possibly nested) mapping, rejecting unknown keys by name."""
-    values = dict(values or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"unknown {owner or cls.__name__} config key(s) {', '.join(unknown)}; "
-            f"valid keys: {', '.join(sorted(fields))}"
-        )
-    kwargs: dict[str, Any] = {}
-    for name, value in values.items():
-        default = (
-            fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
-        )
-        if default is not None and dataclasses.is_dataclass(default) and isinstance(value, dict):
-            kwargs[name] = from_dict(default, value, owner=name)  # type: ignore[arg-type]
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
-
-
 def sim_config(values: dict[str, Any] | None = None) -> SimConfig:
     """A ``SimConfig`` from a nested dict such as ``{"robot": {"speed_m_s": 0.3}, "max_steps": 20}``."""
-    return from_dict(SimConfig, values, owner="env")
+    return from_dict(SimConfig, values, "env")

@@ -62,7 +62,7 @@ def test_closed_loop_policy_setting_of_the_wrong_type_names_it(tmp_path, capsys)
     args = ["--policy", "vla_tiny", "policy.model.window=abc", "--out", str(out), *SMALL]
     assert closed_loop.main(args) == 2
     assert error_line(capsys) == (
-        "error: policy 'vla_tiny': vla policy 'model' settings.window: expected an int, got 'abc' (str)"
+        "error: policy 'vla_tiny': vla policy 'model' settings.window='abc' is invalid: expected an int"
     )
     assert not out.exists()
 

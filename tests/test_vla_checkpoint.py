@@ -119,7 +119,7 @@ def test_checkpoint_errors_are_clear(tiny_dir, tmp_path):
     bad = json.loads(original)
     bad["model"]["head"]["hidden_size"] = "16"
     cfg_file.write_text(json.dumps(bad))
-    with pytest.raises(TypeError, match=r"config\.json:model\.head\.hidden_size: expected an int, got '16'"):
+    with pytest.raises(TypeError, match=r"hidden_size='16' is invalid: expected an int"):
         load_checkpoint(path)
 
     bad = json.loads(original)

@@ -54,13 +54,13 @@ def frames(n: int, seed: int = 0, h: int = 144, w: int = 256) -> list[np.ndarray
 
 # ------------------------------------------------------------------------------------------ configs
 def test_config_errors_name_key_value_and_expectation():
-    with pytest.raises(TypeError, match=r"x\.yaml:model\.window: expected an int, got '8'"):
+    with pytest.raises(TypeError, match=r"x\.yaml:model\.window='8' is invalid: expected an int"):
         from_dict(ModelConfig, {"window": "8"}, "x.yaml:model")
-    with pytest.raises(TypeError, match=r"model\.head\.hidden_size: expected an int, got 3\.5"):
+    with pytest.raises(TypeError, match=r"model\.head\.hidden_size=3\.5 is invalid: expected an int"):
         from_dict(ModelConfig, {"head": {"hidden_size": 3.5}}, "model")
     with pytest.raises(KeyError, match=r"unknown key\(s\) \['hiden_size'\]"):
         from_dict(ModelConfig, {"head": {"hiden_size": 3}}, "model")
-    with pytest.raises(ValueError, match=r"backbone\.dtype: expected one of \['fp32', 'bf16', 'fp16'\]"):
+    with pytest.raises(ValueError, match=r"dtype='int8' is invalid: expected one of fp32, bf16, fp16"):
         from_dict(ModelConfig, {"backbone": {"dtype": "int8"}}, "model")
     with pytest.raises(ValueError, match="n_axes must be 2"):
         from_dict(ModelConfig, {"head": {"n_axes": 4}})
@@ -316,7 +316,7 @@ def test_tiny_sizes_build_that_architecture_and_rebuild_when_changed(tmp_path):
 def test_tiny_sizes_must_be_a_mapping_of_ints():
     from policies.vla.config import from_dict
 
-    with pytest.raises(TypeError, match=r"backbone.tiny_sizes: expected a mapping, got \[32\]"):
+    with pytest.raises(TypeError, match=r"backbone.tiny_sizes=\[32\] is invalid: expected a mapping"):
         from_dict(ModelConfig, {"backbone": {"tiny_sizes": [32]}})
-    with pytest.raises(TypeError, match=r"tiny_sizes.image_size: expected an int, got 'big'"):
+    with pytest.raises(TypeError, match=r"tiny_sizes.image_size='big' is invalid: expected an int"):
         from_dict(ModelConfig, {"backbone": {"tiny_sizes": {"image_size": "big"}}})

@@ -268,7 +268,7 @@ def test_split_by_episode_without_manifest_split_is_disjoint_and_deterministic(t
 def test_train_cli_reports_bad_overrides(tiny_dir, data, capsys):
     rc = main(["--data", str(data[0]), "--model", "vla_tiny", "model.head.hidden_size=abc"])
     assert rc == 2
-    assert "model.head.hidden_size: expected an int, got 'abc'" in capsys.readouterr().err
+    assert "model.head.hidden_size='abc' is invalid: expected an int" in capsys.readouterr().err
 
 
 def test_latency_cli_writes_json(tiny_dir, tmp_path, capsys):

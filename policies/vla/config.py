@@ -7,12 +7,12 @@ from model space to robot commands) lives here and is saved with each checkpoint
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+from common.typed_config import from_dict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """Relative paths in configs (``.vlms/...``, ``runs/...``) resolve against this directory."""
@@ -220,29 +220,6 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(obj))
 
 
-def from_dict(cls: type[T], data: Mapping[str, Any] | T | None, where: str = "") -> T:
-    """Build config dataclass ``cls`` from a mapping, checking keys and value types.
-
-    ``where`` prefixes error messages (e.g. a file name). Unknown keys raise ``KeyError`` listing the
-    known ones; a value of the wrong type raises ``TypeError`` naming the key, the value and the type
-    expected; out-of-range values raise ``ValueError`` from the dataclass itself.
-    """
-    where = where or cls.__name__
-    if data is None:
-        return cls()
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, Mapping):
-        raise TypeError(f"{where}: expected a mapping of {cls.__name__} settings, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise KeyError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
-    kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
-    return cls(**kwargs)
-
-
 def merge(obj: T, updates: Mapping[str, Any] | None, where: str = "") -> T:
     """``obj`` with the (possibly nested) ``updates`` applied, re-validated. For ``PreprocessConfig``,
     ``updates["profile"]`` expands to that profile's settings (``profiles.resolve_overrides``)."""
@@ -269,79 +246,3 @@ def diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ between two config dataclasses of the same type: ``{key: (a, b)}``."""
     da, db = to_dict(a), to_dict(b)
     return {k: (da[k], db.get(k)) for k in da if da[k] != db.get(k)}
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        non_null = [a for a in args if a is not type(None)]
-        if len(non_null) == 1 and typing.get_origin(non_null[0]) in (dict, tuple):
-            return _coerce(value, non_null[0], where)  # keeps the inner error (which key, which item)
-        for arg in non_null:
-            try:
-                return _coerce(value, arg, where)
-            except (TypeError, ValueError):
-                pass
-        raise TypeError(f"{where}: expected {_describe(hint)}, got {value!r} ({type(value).__name__})")
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{where}: expected a mapping, got {value!r} ({type(value).__name__})")
-        key_hint, value_hint = args
-        return {
-            _coerce(k, key_hint, f"{where} key"): _coerce(v, value_hint, f"{where}.{k}")
-            for k, v in value.items()
-        }
-    if origin is Literal:
-        if value not in args:
-            raise ValueError(f"{where}: expected one of {list(args)}, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(
-                f"{where}: expected a list of {_describe(hint)}, got {value!r} ({type(value).__name__})"
-            )
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ValueError(f"{where}: expected {len(args)} values, got {len(value)}: {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{where}: expected a bool, got {value!r} ({type(value).__name__})")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{where}: expected an int, got {value!r} ({type(value).__name__})")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{where}: expected a number, got {value!r} ({type(value).__name__})")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise TypeError(f"{where}: expected a string, got {value!r} ({type(value).__name__})")
-        return value
-    if hint is Any:
-        return value
-    raise TypeError(f"{where}: unsupported setting type {hint!r}")
-
-
-def _describe(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(hint))
-    if origin is tuple:
-        args = typing.get_args(hint)
-        return f"{_describe(args[0])} values" if args else "values"
-    if origin is dict:
-        return "a mapping"
-    if origin is Literal:
-        return f"one of {list(typing.get_args(hint))}"
-    if hint is type(None):
-        return "null"
-    return getattr(hint, "__name__", str(hint))
