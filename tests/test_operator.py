@@ -67,24 +67,21 @@ def test_segment_distance_to_boxes_and_discs():
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_plays_the_dominant_real_sequence_in_the_real_layout(side):
-    env = FramelessNavEnv(config={"randomization": {"enabled": False}}, render_mode=None)
+def test_plays_the_dominant_real_sequence_in_the_real_layout(side, calm_env):
     keys, info = drive(
-        env, ScriptedExpert(style="operator", variation=0.0), f"1box_hori_{side}_core_medium", 0
+        calm_env, ScriptedExpert(style="operator", variation=0.0), f"1box_hori_{side}_core_medium", 0
     )
     assert keys == DOMINANT[side] and info["success"]
-    env.close()
 
 
-def test_variation_draws_around_the_real_spread():
-    env = FramelessNavEnv(config={"randomization": {"enabled": False}}, render_mode=None)
+def test_variation_draws_around_the_real_spread(calm_env):
+    env = calm_env
     expert = ScriptedExpert(style="operator", variation=0.6)
     seqs = [drive(env, expert, "1box_hori_left_core_medium", seed)[0] for seed in range(24)]
     assert seqs == [drive(env, expert, "1box_hori_left_core_medium", seed)[0] for seed in range(24)]
     top = max(set(seqs), key=seqs.count)
     assert top == DOMINANT["left"] and 0.4 <= seqs.count(top) / len(seqs) <= 0.9
     assert len(set(seqs)) >= 3
-    env.close()
 
 
 @pytest.mark.parametrize(
@@ -98,15 +95,14 @@ def test_variation_draws_around_the_real_spread():
         "target_right_right_path",
     ],
 )
-def test_closed_loop_rhythm_with_full_randomisation(scenario):
-    env = FramelessNavEnv(render_mode=None)
+def test_closed_loop_rhythm_with_full_randomisation(scenario, random_env):
+    env = random_env
     expert = ScriptedExpert(style="operator", variation=0.6)
     for seed in range(4):
         keys, info = drive(env, expert, scenario, seed)
         assert info["success"], (scenario, seed, keys, info["failure_reason"])
         assert keys[0] == "w" and len(keys) == 17 and "." not in keys, keys
         assert not expert.operator.handed_over
-    env.close()
 
 
 def test_plans_follow_the_robots_motion_model():
