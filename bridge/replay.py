@@ -1,12 +1,13 @@
 """Replay a rosbag2 recording of camera frames through the bridge, without a robot or ROS:
 ``python -m bridge.replay BAG --server ws://HOST:PORT --instruction "..." [--topic /camera/image_raw]
-[--out-bag OUT] [--json OUT.json]``.
+[--out DIR]`` (``DIR/twists.json`` and the new bag ``DIR/cmd_vel_bag``; default
+``runs/bridge.replay/<bag name>``; the older ``--out-bag PATH`` / ``--json PATH`` still work).
 
 Every ``sensor_msgs/Image`` on the topic goes, in recorded order, through ``bridge.core`` (slot,
 sequence matching, clamping) and the served policy, on the bag's own clock with inference counted as
 instantaneous (an offline replay: each frame gets its action). The resulting Twists are printed as
-a summary and optionally written as ``geometry_msgs/Twist`` on ``/cmd_vel`` into a new bag (at the
-frame's timestamp) and as JSON. Reads and writes bags with ``rosbags`` (the ``ros`` extra).
+a summary and written as ``geometry_msgs/Twist`` on ``/cmd_vel`` into a new bag (at the frame's
+timestamp) and as JSON. Reads and writes bags with ``rosbags`` (the ``ros`` extra).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from bridge.core import BridgeConfig, BridgeCore
 from bridge.image import image_to_rgb, rgb_fields
+from common.cli import BenchError, default_out_dir, run_main
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 TWIST_TYPE = "geometry_msgs/msg/Twist"
@@ -113,36 +115,68 @@ def write_twist_bag(path: Path, twists: Sequence[tuple[int, np.ndarray]], topic:
     os.replace(tmp, path)
 
 
+OUT_JSON = "twists.json"
+OUT_BAG = "cmd_vel_bag"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("bag", type=Path, help="rosbag2 directory with camera frames")
     parser.add_argument("--server", required=True, help="policy server URL, ws://HOST:PORT")
     parser.add_argument("--instruction", required=True, help="the language instruction of the recording")
     parser.add_argument("--topic", default="/camera/image_raw", help="Image topic in the bag")
-    parser.add_argument("--out-bag", type=Path, default=None, help="write the Twists to this new bag")
-    parser.add_argument("--json", type=Path, default=None, help="write the Twists as JSON here")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output directory: {OUT_JSON} and the new bag {OUT_BAG}/ (default runs/bridge.replay/<bag>)",
+    )
+    parser.add_argument("--out-bag", type=Path, default=None, help="deprecated: the bag's own path instead")
+    parser.add_argument("--json", type=Path, default=None, help="deprecated: the JSON's own path instead")
     args = parser.parse_args(argv)
-    from common.files import atomic_write_json
-    from policies.remote import RemoteError, RemotePolicy
+    from policies.remote import RemoteError
 
-    if args.out_bag is not None and args.out_bag.exists():
-        print(f"error: {args.out_bag} exists; give a new directory for the output bag", file=sys.stderr)
-        return 2
-    try:
-        policy = RemotePolicy(args.server)
-        policy.reset(args.instruction)
-        twists = replay(read_image_bag(args.bag, args.topic), lambda rgb: policy.act({"rgb": rgb}))
-    except (RemoteError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.out_bag is not None:
-        write_twist_bag(args.out_bag, twists)
-    if args.json is not None:
+    return run_main(lambda: _replay_command(args), also=(RemoteError,))
+
+
+def _outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """(bag, json) paths to write, checked before anything runs: ``--out DIR`` (default
+    ``runs/bridge.replay/<bag name>``) holds both; the old ``--out-bag``/``--json`` name one each."""
+    if not args.bag.is_dir():
+        raise BenchError(f"bag {args.bag} is not a directory; expected a rosbag2 recording")
+    if args.out is None and (args.out_bag is not None or args.json is not None):
+        out_bag, out_json = args.out_bag, args.json
+    else:
+        out = args.out if args.out is not None else default_out_dir("bridge.replay", args.bag.name)
+        if out.exists() and not out.is_dir():
+            raise BenchError(f"--out {out} is a file; expected a directory")
+        out_bag, out_json = out / OUT_BAG, out / OUT_JSON
+    if out_bag is not None and out_bag.exists():
+        raise BenchError(f"{out_bag} exists; give a new directory for the output bag")
+    if out_json is not None and out_json.is_dir():
+        raise BenchError(f"--json {out_json} is a directory; expected a file path")
+    return out_bag, out_json
+
+
+def _replay_command(args: argparse.Namespace) -> int:
+    from common.files import atomic_write_json
+    from policies.remote import RemotePolicy
+
+    out_bag, out_json = _outputs(args)
+    policy = RemotePolicy(args.server)
+    policy.reset(args.instruction)
+    twists = replay(read_image_bag(args.bag, args.topic), lambda rgb: policy.act({"rgb": rgb}))
+    for path in (out_bag, out_json):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    if out_bag is not None:
+        write_twist_bag(out_bag, twists)
+    if out_json is not None:
         keys = ("linear_x", "linear_y", "angular_z")
-        atomic_write_json(
-            args.json, [{"t_ns": t, **dict(zip(keys, map(float, c), strict=True))} for t, c in twists]
-        )
-    print(f"{len(twists)} Twists from {args.bag} ({args.topic})")
+        rows = [{"t_ns": t, **dict(zip(keys, map(float, c), strict=True))} for t, c in twists]
+        atomic_write_json(out_json, rows)
+    written = ", ".join(str(p) for p in (out_bag, out_json) if p is not None)
+    print(f"{len(twists)} Twists from {args.bag} ({args.topic})" + (f" -> {written}" if written else ""))
     return 0
 
 

@@ -15,6 +15,7 @@ Needs the ROS 2 wheels: ``pip install -e '.[ros]'``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 from bridge.core import BridgeConfig, BridgeCore, Frame
 from bridge.image import image_to_rgb
 from bridge.runner import BridgeRunner
+from common.cli import ConfigError, run_main
 
 try:
     import rclpy
@@ -149,9 +151,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args(own)
-    rclpy.init(args=["bridge", *ros_args])
     from policies.remote import RemoteError
 
+    return run_main(lambda: _run(args, ros_args), also=(RemoteError,))
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """``ConfigError`` naming a flag whose value cannot work, before ROS or the server is touched."""
+    for flag, value in (
+        ("--control-period", args.control_period),
+        ("--max-action-age", args.max_action_age),
+        ("--timeout", args.timeout),
+        ("--duration", args.duration),
+    ):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{flag}={value} is invalid: expected seconds > 0")
+
+
+def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
+    _check_settings(args)
+    rclpy.init(args=["bridge", *ros_args])
     try:
         node, policy = remote_bridge(
             args.server,
@@ -162,10 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             control_period_s=args.control_period,
             max_action_age_s=args.max_action_age,
         )
-    except (RemoteError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except BaseException:
         rclpy.try_shutdown()
-        return 2
+        raise
     node.start()
     stop_at = None if args.duration is None else time.monotonic() + args.duration
     try:

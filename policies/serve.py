@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from common.cli import BenchError, ConfigError, policy_overrides, run_main
 from policies.base import OBS_INSTRUCTION, OBS_RGB, Policy, describe_policy
 from policies.handshake import check_hello, make_hello
 from policies.wire import MAX_MESSAGE_BYTES, WireError, field, pack, unpack
@@ -282,14 +284,19 @@ class PolicyServer:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``policy.key=value`` arguments (dotted keys nest; values parse as YAML) → keyword overrides."""
-    from omegaconf import OmegaConf
+    """``policy.key=value`` arguments (dotted keys nest and deep-merge; values parse as YAML) → keyword
+    overrides: ``common.cli.policy_overrides``, the dialect of every command."""
+    return policy_overrides(items)
 
-    for item in items:
-        if "=" not in item or not item.startswith("policy."):
-            raise ValueError(f"argument {item!r} is invalid; expected policy.KEY=VALUE")
-    cfg = OmegaConf.to_container(OmegaConf.from_dotlist(list(items)), resolve=True)
-    return dict(cfg.get("policy", {})) if isinstance(cfg, dict) else {}
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """``ConfigError`` naming a flag whose value cannot work, before anything starts."""
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port={args.port} is invalid: expected 0 (any free port) to 65535")
+    if not (math.isfinite(args.control_period) and args.control_period > 0):
+        raise ConfigError(f"--control-period={args.control_period} is invalid: expected seconds > 0")
+    if args.max_sessions < 1:
+        raise ConfigError(f"--max-sessions={args.max_sessions} is invalid: expected an integer >= 1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,16 +312,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="policy.KEY=VALUE arguments of the policy")
     args = parser.parse_args(argv)
+    return run_main(lambda: _serve(args), also=(TypeError,))
+
+
+def _serve(args: argparse.Namespace) -> int:
     from policies import make_policy
 
-    try:
-        overrides = parse_overrides(args.overrides)
-        server = PolicyServer(
-            lambda: make_policy(args.policy, **overrides), args.control_period, args.max_sessions
-        )
-    except (KeyError, ValueError, TypeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    _check_settings(args)
+    overrides = parse_overrides(args.overrides)
+    factory = lambda: make_policy(args.policy, **overrides)  # noqa: E731 - one policy per session
+    server = PolicyServer(factory, args.control_period, args.max_sessions)
 
     def ready(port: int) -> None:
         print(
@@ -325,8 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(server.serve(args.host, args.port, asyncio.Event(), ready))
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 2
+        raise BenchError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     except KeyboardInterrupt:
         pass
     return 0

@@ -49,13 +49,20 @@ def test_replayed_bag_gives_the_same_twists_as_in_process_act(tmp_path, capsys):
     want = [np.clip(local.act({"rgb": f}), lo, hi) for f in rgb]
 
     with served(lambda: ImageMeanPolicy(image_shape=shape)) as (server, handle):
-        out_json, out_bag = tmp_path / "twists.json", tmp_path / "cmd_bag"
+        out = tmp_path / "out"
+        out_json, out_bag = out / "twists.json", out / "cmd_vel_bag"
         argv = [str(bag), "--server", handle.url, "--instruction", INSTRUCTION]
-        assert main([*argv, "--json", str(out_json), "--out-bag", str(out_bag)]) == 0
+        assert main([*argv, "--out", str(out)]) == 0
         assert "12 Twists" in capsys.readouterr().out
-        assert main([*argv, "--topic", "/nope"]) == 2
+        assert main([*argv, "--topic", "/nope", "--out", str(tmp_path / "other")]) == 2
         assert "no topic '/nope'" in capsys.readouterr().err
-        assert main([*argv, "--out-bag", str(out_bag)]) == 2  # never overwrites a bag
+        assert main([*argv, "--out", str(out)]) == 2  # never overwrites a bag
+        err = capsys.readouterr().err
+        assert err == f"error: {out_bag} exists; give a new directory for the output bag\n"
+        # the older spellings name each file
+        old_json, old_bag = tmp_path / "old.json", tmp_path / "old_bag"
+        assert main([*argv, "--json", str(old_json), "--out-bag", str(old_bag)]) == 0
+        assert old_json.read_text() == out_json.read_text()
     rows = json.loads(out_json.read_text())
     got = np.array([[r["linear_x"], r["linear_y"], r["angular_z"]] for r in rows], np.float32)
     assert np.array_equal(got, np.array(want))
@@ -68,3 +75,16 @@ def test_replayed_bag_gives_the_same_twists_as_in_process_act(tmp_path, capsys):
     with Reader(out_bag) as reader:
         twists = [store.deserialize_cdr(raw, c.msgtype) for c, _, raw in reader.messages()]
     assert np.array_equal(np.array([[t.linear.x, t.linear.y, t.angular.z] for t in twists], np.float32), got)
+
+
+def test_bad_outputs_and_bags_are_refused_before_connecting(tmp_path, capsys):
+    """Checked up front: the server here does not exist, so reaching it would be a different error."""
+    argv = ["--server", "ws://127.0.0.1:9", "--instruction", INSTRUCTION]
+    assert main([str(tmp_path / "missing_bag"), *argv, "--out", str(tmp_path / "o")]) == 2
+    assert "missing_bag is not a directory; expected a rosbag2 recording" in capsys.readouterr().err
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    (tmp_path / "afile").write_text("x")
+    assert main([str(bag), *argv, "--out", str(tmp_path / "afile")]) == 2
+    assert "is a file; expected a directory" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -75,3 +75,5 @@ def test_cli_runs_for_a_bounded_time_and_refuses_an_unreachable_server(capsys):
     assert "frames 0" in capsys.readouterr().out
     assert main(["--server", handle.url, "--instruction", "x", "--timeout", "1"]) == 2  # server gone
     assert "error: connection" in capsys.readouterr().err
+    assert main(["--server", handle.url, "--instruction", "x", "--control-period", "0"]) == 2
+    assert capsys.readouterr().err == "error: --control-period=0.0 is invalid: expected seconds > 0\n"

@@ -198,6 +198,13 @@ def test_cli_bad_input_is_a_clean_error(capsys):
     assert "unknown policy 'no_such_policy'" in capsys.readouterr().err
     assert main(["--policy", "random", "style=keys"]) == 2
     assert "policy.KEY=VALUE" in capsys.readouterr().err
+    assert main(["--policy", "random", "--max-sessions", "0"]) == 2
+    assert capsys.readouterr().err == "error: --max-sessions=0 is invalid: expected an integer >= 1\n"
+    assert main(["--policy", "random", "policy.seed=abc"]) == 2
+    assert "error: policy 'random': policy.seed='abc' is invalid: expected an int" in capsys.readouterr().err
+    assert parse_overrides(["policy.model.window=4", "policy.model.dtype=fp32"]) == {
+        "model": {"window": 4, "dtype": "fp32"}  # dotted keys deep-merge
+    }
     assert parse_overrides(["policy.action_adapter.snap=false", "policy.num_threads=1"]) == {
         "action_adapter": {"snap": False},
         "num_threads": 1,
