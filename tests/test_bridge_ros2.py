@@ -36,6 +36,7 @@ def test_image_fields_round_trip_both_encodings():
         image_to_rgb(msg)
 
 
+@pytest.mark.slow  # 50 frames every 0.2 s: 10 s of wall clock by construction
 def test_fake_camera_50_frames_give_49_or_more_twists_within_limits():
     """Frames every 0.2 s here (0.4 s, the real period: ``benchmarks/bench_bridge.py --only ros``)."""
     # darker and brighter frames: the policy's raw output then exceeds the limits on some axes
