@@ -8,7 +8,7 @@ import numpy as np
 
 from policies.base import BasePolicy, register_policy
 from sim.protocol import CORE_SEQUENCES, keys_to_actions
-from sim.taxonomy import instruction_side
+from sim.taxonomy import SIDES, instruction_side
 
 
 @register_policy("replay")
@@ -25,7 +25,7 @@ class ReplayPolicy(BasePolicy):
         super().__init__()
         if (keys is None) == (core is None):
             raise ValueError("replay needs exactly one of keys='W W A ...' or core='left'|'right'|'auto'")
-        if core is not None and core not in ("left", "right", "auto"):
+        if core is not None and core not in (*SIDES, "auto"):
             raise ValueError(f"replay core={core!r} is invalid; valid: left, right, auto")
         self.core = core
         self.fixed = keys_to_actions(keys) if keys is not None else None

@@ -193,7 +193,7 @@ class RandomizationConfig:
 @dataclass(frozen=True)
 class LayoutConfig:
     """Where the 2025 bottle task's bodies stand in the ``medium`` ``core`` ``hori`` layout (metres,
-    world frame: x forward from the start, y left); other layouts derive from it (``sim/scenario.py``).
+    world frame: x forward from the start, y left); other layouts derive from it (``sim/layouts.py``).
 
     ``box_x``: centre of the (first) box; ``bottle_x``/``bottle_side_y``: the bottle, on the named side;
     the goal disc of ``goal_radius`` stands ``goal_standoff`` in front of (−x) the bottle. Fitted to real

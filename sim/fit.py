@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import LayoutConfig, RobotConfig
+from sim.layouts import BOTTLE_RADIUS, BOX_HALF_EXTENTS
 from sim.omni_base import OmniBase
-from sim.scenario import BOTTLE_RADIUS, BOX_HALF_EXTENTS
 
 MOTION_KEYS = ("step_m", "strafe_share", "diagonal_angle_deg", "press_yaw_rad")
 STEP_PRIOR_M = 0.12

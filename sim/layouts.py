@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.config import LayoutConfig, RandomizationConfig
 from sim.scene import DEFAULT_COLORS, DEFAULT_LIGHT, Appearance, Goal, Obstacle
+from sim.taxonomy import side_sign
 
 BOX_HALF_EXTENTS = (0.15, 0.25, 0.175)
 """The 2025 cardboard box lying 'hori' (long side across the path), half extents in metres."""
@@ -59,7 +60,7 @@ def jitter_rgba(rgba: tuple[float, ...], rng: np.random.Generator | None, amount
 
 def bottle_layout(tags, ob_rng, tg_rng, rand, color_rng, layout: LayoutConfig):
     """The 2025 bottle task's boxes, bottle and goal for ``tags`` (see ``sim.taxonomy``)."""
-    sign = 1.0 if tags["side"] == "left" else -1.0
+    sign = float(side_sign(tags["side"]))
     dx = DISTANCE_OFFSET[tags["distance"]]
     yaw0 = 0.0 if tags["orientation"] == "hori" else math.pi / 2
     box_y = sign * VARIANT_BOX_SHIFT if tags["pattern"] == "variant" else 0.0

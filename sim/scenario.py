@@ -30,18 +30,6 @@ import numpy as np
 
 from sim import layouts
 from sim.config import LayoutConfig, RandomizationConfig
-from sim.layouts import (
-    BASKET_HEIGHT,
-    BASKET_RADIUS,
-    BOTTLE_HEIGHT,
-    BOTTLE_RADIUS,
-    BOX_HALF_EXTENTS,
-    FLOOR_TEXTURES,
-    OBSTACLE_TEXTURES,
-    POT_HEIGHT,
-    POT_RADIUS,
-    TARGET_TEXTURES,
-)
 from sim.scene import Appearance, Goal, Obstacle, segment_hits_box, wrap_angle
 from sim.taxonomy import (
     BASKET_AXES,
@@ -55,21 +43,11 @@ from sim.taxonomy import (
     parse_scenario_name,
 )
 
-__all__ = [  # the names other modules import from here (their homes: scene, layouts, taxonomy)
+__all__ = [  # the names other modules import from here (their homes: sim.scene, sim.taxonomy)
     "BASKET_AXES",
-    "BASKET_HEIGHT",
-    "BASKET_RADIUS",
     "BASKET_TASK",
     "BOTTLE_AXES",
-    "BOTTLE_HEIGHT",
-    "BOTTLE_RADIUS",
     "BOTTLE_TASK",
-    "BOX_HALF_EXTENTS",
-    "FLOOR_TEXTURES",
-    "OBSTACLE_TEXTURES",
-    "POT_HEIGHT",
-    "POT_RADIUS",
-    "TARGET_TEXTURES",
     "Appearance",
     "Goal",
     "Obstacle",
