@@ -15,9 +15,10 @@ import envs  # noqa: E402, F401 - registers the env
 from bridge.replay import main, read_image_bag, write_image_bag  # noqa: E402
 from policies.base import ACTION_LIMITS  # noqa: E402
 from sim.protocol import keys_to_actions  # noqa: E402
+from sim.taxonomy import instruction_for  # noqa: E402
 from tests.server_helpers import ImageMeanPolicy, served  # noqa: E402
 
-INSTRUCTION = "Navigate around obstacles and reach the front of the beverage bottle on the left"
+INSTRUCTION = instruction_for("1box_hori_left_core_medium")
 
 
 def sim_frames(n: int) -> list[np.ndarray]:

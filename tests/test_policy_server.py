@@ -15,6 +15,7 @@ from policies.handshake import check_hello
 from policies.remote import RemoteError, RemotePolicy
 from policies.serve import PolicyServer, main, parse_overrides
 from policies.wire import MAX_MESSAGE_BYTES, WireError, pack, unpack
+from sim.taxonomy import instruction_for
 from tests.server_helpers import (
     CHECKPOINT_HASH,
     IMAGE_SHAPE,
@@ -26,7 +27,7 @@ from tests.server_helpers import (
     served,
 )
 
-INSTRUCTION = "Navigate around obstacles and reach the front of the beverage bottle on the left"
+INSTRUCTION = instruction_for("1box_hori_left_core_medium")
 
 
 # ---------------------------------------------------------------------------------------------- codec
