@@ -1,7 +1,8 @@
 """Configuration dataclasses of the simulated robot, camera, randomisation and world.
 
 Units: metres, seconds, radians (degrees only where a field name says ``_deg``). Every dataclass
-validates itself in ``__post_init__`` and names the bad field, its value and what was expected.
+validates itself in ``__post_init__`` and names the bad field, its value and what was expected
+(``ConfigError``, a ``ValueError``, in ``common.typed_config``'s one format).
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.typed_config import from_dict
+from common.cli import ConfigError
+from common.typed_config import from_dict, invalid
 
 CONTROL_MODES = ("key_press", "continuous")
 
 
 def _require(condition: bool, owner: str, name: str, value: Any, expected: str) -> None:
     if not condition:
-        raise ValueError(f"{owner}.{name}={value!r} is invalid: expected {expected}")
+        raise ConfigError(invalid(f"{owner}.{name}", value, expected))
 
 
 def _numbers(owner: str, obj: Any, names: tuple[str, ...], minimum: float, strict: bool) -> None:

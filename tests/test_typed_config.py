@@ -59,6 +59,10 @@ def test_sim_config_uses_it():
     with pytest.raises(ConfigError, match=re.escape("env.robot: unknown key(s) ['sped']; valid keys: ")):
         sim_config({"robot": {"sped": 1}})
     assert sim_config({"robot": {"radius": 1}}).robot.radius == 1.0
+    # range checks of the dataclass: the same format and type
+    expected = "robot.radius=-1.0 is invalid: expected a finite number > 0"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        sim_config({"robot": {"radius": -1}})
 
 
 @pytest.mark.parametrize(
