@@ -251,5 +251,3 @@ def augment_episode(episode: Episode, config: AugmentConfig, copy_index: int, so
         ),
         image_key=episode.image_key,
     )
-
-
