@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from common.files import atomic_write_json, atomic_write_text
+from datagen.real_runs import load_sources
 from eval.plots import plot_trajectories
 from eval.report import Doc, html_page
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, profile_overrides, resolve_profile
-from sim.real_runs import RealRun, RunProblem, load_sources
+from sim.real_runs import RealRun, RunProblem
 
 REPLAY_CAMERA = {"width": 32, "height": 18}
 

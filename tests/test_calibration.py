@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import yaml
 
+from datagen.real_runs import load_sources
 from envs import MobileNavEnv
 from eval.replay_real import replay, summarise
 from sim.config import LayoutConfig, RobotConfig
 from sim.fit import FitRun, fit, robot_config
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, resolve_profile
 from sim.protocol import CORE_SEQUENCES, keys_to_actions
-from sim.real_runs import load_sequences_file, load_sources
+from sim.real_runs import load_sequences_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQUENCES = ROOT / "configs" / "calibration" / "real_operator_sequences.json"
