@@ -137,12 +137,12 @@ def _pairs(values: Sequence[str], what: str, commas: bool = True) -> list[tuple[
 
 
 def _number(text: str, what: str, kind: type) -> float:
+    """``text`` as ``kind`` (int or float); ``MixError`` naming the flag and value otherwise."""
     try:
         return kind(text)
     except ValueError:
-        raise MixError(
-            f"{what} {text!r} is invalid: expected {'an integer' if kind is int else 'a number'}"
-        ) from None
+        expected = "an integer" if kind is int else "a number"
+        raise MixError(f"{what}={text} is invalid: expected {expected}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,8 +195,8 @@ def _spec(args: argparse.Namespace) -> MixSpec:
     for label, path in _pairs(args.input, "--input", commas=False):
         inputs[label].append(Path(path))
     for label, n in _pairs(args.count, "--count"):
-        counts[label] = int(_number(n, f"--count {label}=", int))
-    ratios = {label: _number(r, f"--ratio {label}=", float) for label, r in _pairs(args.ratio, "--ratio")}
+        counts[label] = int(_number(n, f"--count {label}", int))
+    ratios = {label: _number(r, f"--ratio {label}", float) for label, r in _pairs(args.ratio, "--ratio")}
     return MixSpec(
         inputs={k: v for k, v in inputs.items() if v},
         counts=counts,

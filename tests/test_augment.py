@@ -144,3 +144,74 @@ def test_config_validation_names_values():
         AugmentConfig(crop_scale=(0.9, 0.8))
     with pytest.raises(ValueError, match="unknown ops"):
         AugmentConfig.only("rotate")
+
+
+# ------------------------------------------------------------------------------ CLI bad input
+def _error_line(capsys) -> str:
+    """The one ``error: …`` line of the last command (no traceback)."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--copies", "0"], "copies must be an integer >= 1, got 0"),
+        (["--copies", "-3"], "got -3"),
+        (["--p-mirror", "2"], "p_mirror must be a probability in [0, 1], got 2.0"),
+        (["--p-noise", "-0.5"], "p_noise must be a probability in [0, 1], got -0.5"),
+        (["--workers", "0"], "--workers 0 is invalid"),
+    ],
+)
+def test_cli_bad_values_name_the_value_and_write_nothing(real_dir, tmp_path, capsys, args, named):
+    out = tmp_path / "out"
+    assert main(["--in", str(real_dir), "--out", str(out), *args]) == 2
+    assert named in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_cli_missing_input_folder_names_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["--in", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in _error_line(capsys)
+    assert not out.exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["--in", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert "no *.h5 episode files" in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_cli_out_at_a_file_is_refused(real_dir, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("x")
+    assert main(["--in", str(real_dir), "--out", str(out)]) == 2
+    assert f"--out {out} is a file" in _error_line(capsys)
+
+
+def test_cli_corrupt_and_truncated_files_are_named_and_nothing_written(real_dir, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "garbage.h5").write_bytes(b"garbage")
+    moved = sorted(real_dir.glob("*.h5"))[0]  # one of the two good episodes, cut in half
+    truncated = _truncate(moved.replace(bad / moved.name))
+    out = tmp_path / "out"
+    assert main(["--in", str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {bad / 'garbage.h5'}: " in err and f"skipped {truncated}: " in err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        "error: none of the 2 input episodes is readable; nothing written"
+    ]
+    assert not out.exists()
+    # beside the remaining readable episode the truncated one is skipped and named, the rest is written
+    assert main(["--in", str(real_dir), str(truncated), "--out", str(out), "--copies", "1"]) == 0
+    assert f"skipped {truncated}: {truncated}: " in capsys.readouterr().err
+    assert len(read_manifest(out / "manifest.jsonl")) == 1
