@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -186,8 +187,6 @@ def test_bad_runs_are_named_and_the_rest_load(tmp_path):
 
 
 def test_malformed_file_and_hdf5_without_actions(tmp_path):
-    import h5py
-
     bad_json = tmp_path / "broken.json"
     bad_json.write_text("{not json")
     no_actions = tmp_path / "episode_20251203_122510_1box_hori_left_core_medium.h5"
@@ -243,3 +242,79 @@ def test_calibrate_cli_bad_input(tmp_path, capsys):
     assert main(["--period", "wheel:2025-13-01:", "--out", str(tmp_path / "c.yaml")]) == 2
     assert "date '2025-13-01' is invalid" in capsys.readouterr().err
     assert not (tmp_path / "c.yaml").exists()
+
+
+# ------------------------------------------------------------------------------ CLI bad input
+def _error_line(capsys) -> str:
+    """The one ``error: …`` line of the last command (no traceback)."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--seeds", "0", "--randomization", "on"], "--seeds 0 is invalid"),
+        (["--profile", "wheel_v9"], "unknown robot profile 'wheel_v9'"),
+        (["--calibration", "missing.yaml"], "missing.yaml: cannot read"),
+    ],
+)
+def test_replay_real_bad_values_name_the_value_and_write_nothing(tmp_path, capsys, args, named):
+    from eval.replay_real import main
+
+    out = tmp_path / "out"
+    args = [str(tmp_path / a) if a.endswith(".yaml") else a for a in args]
+    assert main([str(SEQUENCES), "--out", str(out), *args]) == 2
+    assert named in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_replay_real_missing_corrupt_and_truncated_sources_are_named(tmp_path, capsys):
+    from eval.replay_real import main
+
+    garbage = tmp_path / "episode_20251106_100000_1box_hori_left_core_medium.h5"
+    garbage.write_bytes(b"garbage")
+    good = tmp_path / "good" / "episode_20251106_100100_1box_hori_left_core_medium.h5"
+    good.parent.mkdir()
+    with h5py.File(good, "w") as f:
+        f.create_dataset("images", data=np.zeros((3, 4, 4, 3), np.uint8))
+        f.create_dataset("actions", data=np.zeros((3, 3), np.float32))
+    truncated = tmp_path / good.name.replace("100100", "100200")
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "nope"), str(garbage), str(truncated), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"skipped {tmp_path / 'nope'}" in err and "no such file or directory" in err
+    assert f"skipped {garbage.name}" in err and f"skipped {truncated.name}" in err
+    assert "error: no replayable run in the sources" in err and "Traceback" not in err
+    assert not out.exists()
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main([str(SEQUENCES), "--out", str(taken)]) == 2
+    assert f"--out {taken} is a file" in _error_line(capsys)
+
+
+def test_calibrate_out_folder_checks_before_fitting(tmp_path, capsys):
+    from sim.calibrate import calibration_file, main
+
+    assert calibration_file(tmp_path) == tmp_path / "real_2025.yaml"
+    assert calibration_file(tmp_path / "c.yaml") == tmp_path / "c.yaml"
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["--out", str(taken)]) == 2
+    assert f"--out {taken} is a file" in _error_line(capsys)
+    assert main(["--out", str(tmp_path / "x"), "--margin", "-1"]) == 2
+    assert "--margin -1.0 is invalid" in _error_line(capsys)
+    assert main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "missing.json" in _error_line(capsys)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_calibrate_into_a_folder_reproduces_the_shipped_calibration(tmp_path):
+    from sim.calibrate import main
+
+    assert main(["--out", str(tmp_path)]) == 0
+    assert (tmp_path / "real_2025.yaml").read_text() == DEFAULT_CALIBRATION.read_text()
