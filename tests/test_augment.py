@@ -10,6 +10,7 @@ import pytest
 from datagen.augment import AugmentConfig, augment_episode, augment_paths, main, swap_left_right
 from datagen.manifest import file_sha256, read_manifest
 from datagen.schema import parse_episode_name, read_episode
+from tests.cli_checks import error_line
 from tests.fixtures_episodes import INSTRUCTIONS, episode_file_name, write_real_episode_file
 
 
@@ -147,14 +148,6 @@ def test_config_validation_names_values():
 
 
 # ------------------------------------------------------------------------------ CLI bad input
-def _error_line(capsys) -> str:
-    """The one ``error: …`` line of the last command (no traceback)."""
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 def _truncate(path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -174,18 +167,18 @@ def _truncate(path):
 def test_cli_bad_values_name_the_value_and_write_nothing(real_dir, tmp_path, capsys, args, named):
     out = tmp_path / "out"
     assert main(["--in", str(real_dir), "--out", str(out), *args]) == 2
-    assert named in _error_line(capsys)
+    assert named in error_line(capsys)
     assert not out.exists()
 
 
 def test_cli_missing_input_folder_names_it(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["--in", str(tmp_path / "nope"), "--out", str(out)]) == 2
-    assert f"{tmp_path / 'nope'} does not exist" in _error_line(capsys)
+    assert f"{tmp_path / 'nope'} does not exist" in error_line(capsys)
     assert not out.exists()
     (tmp_path / "empty").mkdir()
     assert main(["--in", str(tmp_path / "empty"), "--out", str(out)]) == 2
-    assert "no *.h5 episode files" in _error_line(capsys)
+    assert "no *.h5 episode files" in error_line(capsys)
     assert not out.exists()
 
 
@@ -193,7 +186,7 @@ def test_cli_out_at_a_file_is_refused(real_dir, tmp_path, capsys):
     out = tmp_path / "taken"
     out.write_text("x")
     assert main(["--in", str(real_dir), "--out", str(out)]) == 2
-    assert f"--out {out} is a file" in _error_line(capsys)
+    assert f"--out {out} is a file" in error_line(capsys)
 
 
 def test_cli_corrupt_and_truncated_files_are_named_and_nothing_written(real_dir, tmp_path, capsys):

@@ -20,6 +20,7 @@ from sim.fit import FitRun, fit, robot_config
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, resolve_profile
 from sim.protocol import CORE_SEQUENCES, keys_to_actions
 from sim.real_runs import load_sequences_file
+from tests.cli_checks import error_line
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQUENCES = ROOT / "configs" / "calibration" / "real_operator_sequences.json"
@@ -245,14 +246,6 @@ def test_calibrate_cli_bad_input(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ CLI bad input
-def _error_line(capsys) -> str:
-    """The one ``error: …`` line of the last command (no traceback)."""
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -267,7 +260,7 @@ def test_replay_real_bad_values_name_the_value_and_write_nothing(tmp_path, capsy
     out = tmp_path / "out"
     args = [str(tmp_path / a) if a.endswith(".yaml") else a for a in args]
     assert main([str(SEQUENCES), "--out", str(out), *args]) == 2
-    assert named in _error_line(capsys)
+    assert named in error_line(capsys)
     assert not out.exists()
 
 
@@ -293,7 +286,7 @@ def test_replay_real_missing_corrupt_and_truncated_sources_are_named(tmp_path, c
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert main([str(SEQUENCES), "--out", str(taken)]) == 2
-    assert f"--out {taken} is a file" in _error_line(capsys)
+    assert f"--out {taken} is a file" in error_line(capsys)
 
 
 def test_calibrate_out_folder_checks_before_fitting(tmp_path, capsys):
@@ -304,11 +297,11 @@ def test_calibrate_out_folder_checks_before_fitting(tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert main(["--out", str(taken)]) == 2
-    assert f"--out {taken} is a file" in _error_line(capsys)
+    assert f"--out {taken} is a file" in error_line(capsys)
     assert main(["--out", str(tmp_path / "x"), "--margin", "-1"]) == 2
-    assert "--margin -1.0 is invalid" in _error_line(capsys)
+    assert "--margin -1.0 is invalid" in error_line(capsys)
     assert main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
-    assert "missing.json" in _error_line(capsys)
+    assert "missing.json" in error_line(capsys)
     assert not (tmp_path / "x").exists()
 
 

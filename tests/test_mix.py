@@ -12,6 +12,7 @@ from datagen.dataset import manifest_episodes
 from datagen.manifest import list_episodes, read_manifest
 from datagen.mix import MixError, MixSpec, build_mix, main
 from datagen.schema import Episode, SimExtras, write_episode
+from tests.cli_checks import error_line
 from tests.fixtures_episodes import (
     INSTRUCTIONS,
     episode_file_name,
@@ -183,14 +184,6 @@ def test_cli_errors(data, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ CLI bad input
-def _error_line(capsys) -> str:
-    """The one ``error: …`` line of the last command (no traceback)."""
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -205,19 +198,19 @@ def _error_line(capsys) -> str:
 def test_cli_bad_values_name_the_value_and_write_nothing(data, tmp_path, capsys, args, named):
     out = tmp_path / "m"
     assert main(["--real", str(data["real"]), "--out", str(out), *args]) == 2
-    assert named in _error_line(capsys)
+    assert named in error_line(capsys)
     assert not out.exists()
 
 
 def test_cli_missing_input_folder_and_out_at_a_file(data, tmp_path, capsys):
     out = tmp_path / "m"
     assert main(["--real", str(tmp_path / "nope"), "--out", str(out)]) == 2
-    assert f"{tmp_path / 'nope'} does not exist" in _error_line(capsys)
+    assert f"{tmp_path / 'nope'} does not exist" in error_line(capsys)
     assert not out.exists()
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert main(["--real", str(data["real"]), "--out", str(taken)]) == 2
-    assert f"--out {taken}" in _error_line(capsys)
+    assert f"--out {taken}" in error_line(capsys)
 
 
 def test_cli_corrupt_and_truncated_files_are_named_and_nothing_written(data, tmp_path, capsys):
@@ -243,6 +236,6 @@ def test_cli_link_dir_with_a_regular_file_is_refused_before_writing(data, tmp_pa
     (links / "train" / "notes.txt").write_text("mine")
     out = tmp_path / "m"
     assert main(["--real", str(data["real"]), "--out", str(out), "--link-dir", str(links)]) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert "holds a regular file" in line and str(links / "train" / "notes.txt") in line
     assert not out.exists()

@@ -10,6 +10,7 @@ import pytest
 
 from datagen.manifest import ManifestEntry, write_manifest
 from datagen.validate import ValidateConfig, format_report, main, validate_file, validate_path
+from tests.cli_checks import error_line
 from tests.fixtures_episodes import episode_file_name, make_actions, make_images, write_real_episode_file
 
 
@@ -139,14 +140,6 @@ def test_manifest_input_lists_missing_files_as_invalid(tmp_path):
 
 
 # ------------------------------------------------------------------------------ CLI bad input
-def _error_line(capsys) -> str:
-    """The one ``error: …`` line of the last command (no traceback)."""
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -158,20 +151,20 @@ def _error_line(capsys) -> str:
 def test_cli_bad_thresholds_name_the_value(tmp_path, capsys, args, named):
     write_real_episode_file(tmp_path / "d" / episode_file_name())
     assert main([str(tmp_path / "d"), "--out", str(tmp_path / "report"), *args]) == 2
-    assert named in _error_line(capsys)
+    assert named in error_line(capsys)
     assert not (tmp_path / "report").exists()
 
 
 def test_cli_missing_folder_and_bad_report_targets(tmp_path, capsys):
     assert main([str(tmp_path / "nope")]) == 2
-    assert f"{tmp_path / 'nope'} does not exist" in _error_line(capsys)
+    assert f"{tmp_path / 'nope'} does not exist" in error_line(capsys)
     write_real_episode_file(tmp_path / "d" / episode_file_name())
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert main([str(tmp_path / "d"), "--out", str(taken)]) == 2
-    assert f"--out {taken} is a file" in _error_line(capsys)
+    assert f"--out {taken} is a file" in error_line(capsys)
     assert main([str(tmp_path / "d"), "--json", str(tmp_path)]) == 2
-    assert f"--json {tmp_path} is a directory" in _error_line(capsys)
+    assert f"--json {tmp_path} is a directory" in error_line(capsys)
 
 
 def test_cli_out_folder_gets_the_json_report_with_corrupt_and_truncated_files_invalid(tmp_path, capsys):

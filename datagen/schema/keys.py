@@ -74,3 +74,7 @@ class EpisodeWriteError(BenchError, OSError):
 
 class EpisodeNameError(BenchError, ValueError):
     """A file name does not follow either episode naming pattern."""
+
+
+__all__ = [name for name in dir() if name.isupper() or (name.endswith("Error") and name != "BenchError")]
+"""Every public name above (what ``from datagen.schema import …`` re-exports)."""
