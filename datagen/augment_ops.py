@@ -64,6 +64,8 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         if isinstance(self.copies, bool) or not isinstance(self.copies, int) or self.copies < 1:
             raise ConfigError(f"AugmentConfig.copies must be an integer >= 1, got {self.copies!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"AugmentConfig.seed must be an integer >= 0, got {self.seed!r}")
         for op in OPS:
             p = getattr(self, f"p_{op}")
             if not 0.0 <= float(p) <= 1.0:

@@ -21,7 +21,7 @@ import numpy as np
 
 from common.cli import BenchError
 from datagen.manifest import ManifestEntry, discover, stable_hash
-from datagen.schema import EpisodeFormatError, inspect_episode, try_parse_episode_name
+from datagen.schema import NAME_TAGS, EpisodeFormatError, inspect_episode, try_parse_episode_name
 
 SPLITS = ("train", "val")
 SUMMARY_TAGS = ("side", "pattern", "distance", "num_box", "orientation", "target", "path", "scenario")
@@ -78,6 +78,11 @@ class MixSpec:
             raise MixError("--total is only used with --ratio")
         if not 0.0 <= self.val_fraction < 1.0:
             raise MixError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise MixError(f"seed must be an integer >= 0, got {self.seed!r}")
+        for flag, tag in (("balance", self.balance), ("stratify", self.stratify)):
+            if tag is not None and tag not in NAME_TAGS:
+                raise MixError(f"{flag} tag {tag!r} is not a name tag; expected one of {list(NAME_TAGS)}")
 
 
 @dataclass

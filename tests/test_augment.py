@@ -162,6 +162,7 @@ def _truncate(path):
         (["--p-mirror", "2"], "p_mirror must be a probability in [0, 1], got 2.0"),
         (["--p-noise", "-0.5"], "p_noise must be a probability in [0, 1], got -0.5"),
         (["--workers", "0"], "--workers 0 is invalid"),
+        (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
     ],
 )
 def test_cli_bad_values_name_the_value_and_write_nothing(real_dir, tmp_path, capsys, args, named):

@@ -193,6 +193,9 @@ def test_cli_errors(data, tmp_path, capsys):
         (["--ratio", "real=x", "--total", "4"], "--ratio real=x is invalid: expected a number"),
         (["--real-count", "-1"], "count for 'real' must be >= 0, got -1"),
         (["--real-count", "99"], "'real': 99 episodes requested but only 10 readable"),
+        (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
+        (["--balance", "sides"], "balance tag 'sides' is not a name tag; expected one of ["),
+        (["--stratify", "date"], "stratify tag 'date' is not a name tag"),
     ],
 )
 def test_cli_bad_values_name_the_value_and_write_nothing(data, tmp_path, capsys, args, named):

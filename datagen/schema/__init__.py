@@ -57,6 +57,7 @@ from datagen.schema.episode import (
 from datagen.schema.keys import *  # noqa: F403 (every key and attribute name, vocabulary and error type)
 from datagen.schema.names import (
     NAME_PATTERNS,
+    NAME_TAGS,
     episode_datetime,
     episode_stem,
     format_episode_name,
@@ -80,6 +81,7 @@ __all__ = [
     "Episode",
     "EpisodeInfo",
     "NAME_PATTERNS",
+    "NAME_TAGS",
     "SchemaProblem",
     "SimExtras",
     "bgr_to_rgb",

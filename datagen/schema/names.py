@@ -23,6 +23,8 @@ NAME_PATTERNS = (
     "episode_{YYYYMMDD}_{HHMMSS}_target_{center|left|right}_{straight|left|right}_path",
 )
 """The two real naming patterns; either may end with a bench suffix ``__{tag}`` (e.g. ``__aug03m``)."""
+NAME_TAGS = tuple(sorted({"family", *_NAME_2025.groupindex, *_NAME_2026.groupindex} - {"date", "time"}))
+"""The tags ``parse_episode_name`` gives besides the timestamp (what mixes balance and stratify by)."""
 _LR_SWAP = {"left": "right", "right": "left"}
 
 
