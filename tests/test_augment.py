@@ -209,3 +209,9 @@ def test_cli_corrupt_and_truncated_files_are_named_and_nothing_written(real_dir,
     assert main(["--in", str(real_dir), str(truncated), "--out", str(out), "--copies", "1"]) == 0
     assert f"skipped {truncated}: {truncated}: " in capsys.readouterr().err
     assert len(read_manifest(out / "manifest.jsonl")) == 1
+
+
+def test_cli_out_defaults_to_a_runs_folder(real_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--in", str(real_dir), "--copies", "1", "--seed", "3"]) == 0
+    assert len(read_manifest(tmp_path / "runs" / "augment" / "real-seed3" / "manifest.jsonl")) == 2

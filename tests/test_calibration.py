@@ -311,3 +311,15 @@ def test_calibrate_into_a_folder_reproduces_the_shipped_calibration(tmp_path):
 
     assert main(["--out", str(tmp_path)]) == 0
     assert (tmp_path / "real_2025.yaml").read_text() == DEFAULT_CALIBRATION.read_text()
+
+
+def test_replay_real_out_defaults_to_a_runs_folder(tmp_path, monkeypatch):
+    from eval.replay_real import main
+
+    path = tmp_path / "one.json"
+    run = {"scenario": "1box_hori_right_core_medium", "keys": CORE_SEQUENCES["right"], "episodes_reported": 1}
+    path.write_text(json.dumps({"sequences": [run]}))
+    monkeypatch.chdir(tmp_path)
+    assert main([str(path)]) == 0
+    report = json.loads((tmp_path / "runs" / "replay_real" / "one-off" / "report.json").read_text())
+    assert report["summary"]["right"]["distinct_success"] == 1

@@ -242,3 +242,10 @@ def test_cli_link_dir_with_a_regular_file_is_refused_before_writing(data, tmp_pa
     line = error_line(capsys)
     assert "holds a regular file" in line and str(links / "train" / "notes.txt") in line
     assert not out.exists()
+
+
+def test_cli_out_defaults_to_a_runs_folder(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--real", str(data["real"]), "--seed", "4"]) == 0
+    assert len(read_manifest(tmp_path / "runs" / "mix" / "seed4" / "manifest.jsonl")) == 10
+    assert (tmp_path / "runs" / "mix" / "seed4" / "mix.json").is_file()
