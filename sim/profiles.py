@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from common.cli import ConfigError
 from common.paths import CONFIG_DIR
 from sim.real_runs import parse_date
 
@@ -50,7 +51,7 @@ def parse_period(text: str) -> Period:
     """``NAME:FROM:TO`` (dates ``YYYY-MM-DD``, either may be empty) as a ``Period``."""
     parts = text.split(":")
     if len(parts) != 3 or not parts[0]:
-        raise ValueError(f"period {text!r} is invalid: expected NAME:FROM:TO, e.g. wheel_v2:2025-11-27:")
+        raise ConfigError(f"period {text!r} is invalid: expected NAME:FROM:TO, e.g. wheel_v2:2025-11-27:")
     start, end = (parse_date(p).isoformat() if p else None for p in parts[1:])
     return Period(parts[0], start, end)
 
@@ -61,9 +62,9 @@ def load_calibration(path: str | Path = DEFAULT_CALIBRATION) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"calibration file {path}: cannot read ({exc})") from exc
+        raise ConfigError(f"calibration file {path}: cannot read ({exc})") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict) or "default" not in doc:
-        raise ValueError(f"calibration file {path}: expected 'default' and a 'profiles' mapping")
+        raise ConfigError(f"calibration file {path}: expected 'default' and a 'profiles' mapping")
     return doc
 
 
@@ -77,7 +78,7 @@ def resolve_profile(doc: dict[str, Any], name: str | None = None, date: str | No
     profiles = doc["profiles"]
     if name not in (None, "default", "auto"):
         if name not in profiles:
-            raise ValueError(f"unknown robot profile {name!r}; known: default, auto, {', '.join(profiles)}")
+            raise ConfigError(f"unknown robot profile {name!r}; known: default, auto, {', '.join(profiles)}")
         return str(name)
     if name == "auto" and date is not None:
         iso = parse_date(date).isoformat()

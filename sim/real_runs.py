@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import BenchError, ConfigError
 from sim.protocol import keys_to_actions, parse_keys
 from sim.scenario import parse_scenario_name
 
@@ -57,7 +58,7 @@ class RunProblem:
     error: str
 
 
-class RunsFileError(ValueError):
+class RunsFileError(BenchError, ValueError):
     """A sources file that cannot be read at all (not JSON, wrong top-level shape)."""
 
 
@@ -159,8 +160,8 @@ def parse_date(text: str) -> _dt.date:
     """An ISO date (``2025-11-27``) or an episode-name date (``20251127``); ``ValueError`` otherwise."""
     match = _DATE.fullmatch(text.strip())
     if not match:
-        raise ValueError(f"date {text!r} is invalid: expected YYYY-MM-DD or YYYYMMDD")
+        raise ConfigError(f"date {text!r} is invalid: expected YYYY-MM-DD or YYYYMMDD")
     try:
         return _dt.date(*(int(g) for g in match.groups()))
     except ValueError as exc:
-        raise ValueError(f"date {text!r} is invalid: {exc}") from exc
+        raise ConfigError(f"date {text!r} is invalid: {exc}") from exc
