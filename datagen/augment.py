@@ -53,7 +53,14 @@ from datagen.manifest import (
     file_sha256,
     write_manifest,
 )
-from datagen.schema import EPISODE_SUFFIX, Episode, EpisodeFormatError, read_episode, write_episode
+from datagen.schema import (
+    EPISODE_SUFFIX,
+    Episode,
+    EpisodeFormatError,
+    read_episode,
+    write_episode,
+    write_episode_file,
+)
 
 __all__ = [
     "OPS",
@@ -118,8 +125,8 @@ def augment_file(
                 dest.unlink(missing_ok=True)
                 try:
                     os.link(path, dest)
-                except OSError:
-                    shutil.copy2(path, dest)
+                except OSError:  # another file system: a copy, written like every episode file
+                    write_episode_file(dest, lambda tmp: shutil.copy2(path, tmp))
             episode.path = dest
             result.entries.append(_entry(dest, episode))
     except (EpisodeFormatError, OSError, ValueError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +216,33 @@ def test_cli_out_defaults_to_a_runs_folder(real_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["--in", str(real_dir), "--copies", "1", "--seed", "3"]) == 0
     assert len(read_manifest(tmp_path / "runs" / "augment" / "real-seed3" / "manifest.jsonl")) == 2
+
+
+def test_originals_across_file_systems_are_copied_whole(real_dir, tmp_path, monkeypatch):
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("datagen.augment.os.link", no_link)
+    out = tmp_path / "out"
+    augment_paths([real_dir], out, AugmentConfig(copies=1), include_originals=True)
+    for original in real_dir.glob("*.h5"):
+        copy = out / original.name
+        assert not copy.is_symlink() and copy.read_bytes() == original.read_bytes()
+    assert not list(out.glob(".*"))  # no temporary file left behind
+
+
+def test_a_copy_that_fails_half_way_leaves_nothing(real_dir, tmp_path, monkeypatch):
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    def half_copy(src, dst):
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("datagen.augment.os.link", no_link)
+    monkeypatch.setattr("datagen.augment.shutil.copy2", half_copy)
+    out = tmp_path / "out"
+    results = augment_paths([real_dir], out, AugmentConfig(copies=1), include_originals=True)
+    assert all("No space left on device" in r.error for r in results)
+    assert not [p for p in out.iterdir() if p.name.startswith("episode_") and "__aug" not in p.name]
+    assert not list(out.glob(".*"))

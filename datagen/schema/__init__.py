@@ -74,6 +74,7 @@ from datagen.schema.read import (
 from datagen.schema.write import (
     complete_attrs,
     write_episode,
+    write_episode_file,
 )
 
 __all__ = [
@@ -103,5 +104,6 @@ __all__ = [
     "to_python",
     "try_parse_episode_name",
     "write_episode",
+    "write_episode_file",
 ]
 __all__ += _keys.__all__

@@ -6,7 +6,7 @@ import datetime as _dt
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +135,7 @@ def write_episode(
         if compression == "gzip":
             opts["compression_opts"] = int(level)
 
-    _prepare_dir(path.parent)
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=f"{EPISODE_SUFFIX}.tmp", dir=path.parent)
-    except OSError as exc:
-        raise EpisodeWriteError(f"cannot create a file in output directory {path.parent}: {exc}") from exc
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    def fill(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             for k, v in attrs.items():
                 f.attrs[k] = _attr_value(v)
@@ -156,6 +149,26 @@ def write_episode(
                 _write_sim(f, episode.sim, opts)
             if episode.augment is not None:
                 _write_augment(f, episode.augment)
+
+    return write_episode_file(path, fill)
+
+
+def write_episode_file(path: str | os.PathLike[str], fill: Callable[[Path], None]) -> Path:
+    """The one way an episode file is written: ``fill(tmp)`` writes a temporary ``.{stem}.*.h5.tmp``
+    beside ``path`` (never matched by ``*.h5``), which is then renamed to ``path``; on any failure the
+    temporary file is removed. Raises ``EpisodeWriteError`` naming the directory or file."""
+    path = Path(path)
+    _prepare_dir(path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{episode_stem(path)}.", suffix=f"{EPISODE_SUFFIX}.tmp", dir=path.parent
+        )
+    except OSError as exc:
+        raise EpisodeWriteError(f"cannot create a file in output directory {path.parent}: {exc}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        fill(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException as exc:
