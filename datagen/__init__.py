@@ -1,9 +1,10 @@
 """Episodes in the real Mobile-VLA HDF5 schema: schema and I/O, manifests, the training reader,
 validation, augmentation and Sim+Real mixes.
 
-Modules: ``schema`` (the one place that knows the file layout), ``manifest`` (``manifest.jsonl`` lists),
-``dataset`` (torch windows; imports torch), ``validate``, ``augment`` and ``mix`` (CLIs via
-``python -m datagen.<name>``), ``generate`` (the sim episode generator).
+Modules: ``schema`` (the one package that knows the file layout), ``manifest`` (``manifest.jsonl``
+lists), ``dataset`` (torch windows; imports torch), ``validate``, ``augment`` (ops in ``augment_ops``)
+and ``mix`` (selection in ``mix_select``) as CLIs via ``python -m datagen.<name>``, ``real_runs`` (real
+episodes as command sequences to replay or fit), ``generate`` (the sim episode generator).
 """
 
 from datagen.manifest import ManifestEntry, discover, list_episodes, read_manifest, write_manifest

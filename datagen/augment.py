@@ -18,7 +18,9 @@ under ``augment/`` and drop the ``sim/`` group (its poses would not match mirror
 
 Copy names: ``{source stem, side-swapped if mirrored}__aug{k:02d}`` with an ``m`` appended when mirrored,
 so they are unique and still parse. A bad input file is reported and skipped; the exit status is 1 only
-when no input could be processed (``--strict``: when any failed), 2 for bad arguments.
+when no input could be processed (then nothing is written; ``--strict``: when any failed), 2 for bad
+arguments (``error: …`` naming the value, before anything is written). ``--out`` is a folder, by default
+``runs/augment/<first input>-seed<S>``.
 """
 
 from __future__ import annotations
@@ -32,243 +34,47 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
+from common.cli import ConfigError, default_out_dir, run_main
 from common.workers import spawn_pool
+from datagen.augment_ops import (
+    OPS,
+    AugmentConfig,
+    augment_episode,
+    copy_name,
+    mirror_actions,
+    op_rng,
+    swap_left_right,
+)
 from datagen.manifest import (
     MANIFEST_NAME,
     ManifestEntry,
     discover,
     entry_for_file,
     file_sha256,
-    stable_hash,
     write_manifest,
 )
 from datagen.schema import (
-    ATTR_EPISODE_NAME,
     EPISODE_SUFFIX,
-    SOURCE_AUGMENTED,
-    AugmentRecord,
     Episode,
     EpisodeFormatError,
-    mirror_episode_name,
     read_episode,
-    try_parse_episode_name,
     write_episode,
+    write_episode_file,
 )
-from sim.taxonomy import mirror_instruction
 
-OPS = ("mirror", "crop", "hsv", "brightness_contrast", "blur", "noise")
-"""Operations in the order they are applied; the index is part of each op's RNG seed."""
-
-
-@dataclass
-class AugmentConfig:
-    """Probabilities (0–1) and parameter ranges of each op; a range is ``(low, high)``, uniform.
-
-    Pixel-valued parameters are in 0–255 levels; hue shift in degrees (OpenCV stores hue / 2);
-    crop ``scale`` is the kept fraction of each side, ``max_shift`` the extra offset as a fraction
-    of the side (the crop window is clipped to the image).
-    """
-
-    copies: int = 5
-    seed: int = 0
-    p_mirror: float = 0.5
-    p_crop: float = 0.5
-    crop_scale: tuple[float, float] = (0.85, 1.0)
-    max_shift: float = 0.05
-    p_hsv: float = 0.8
-    hue_shift_deg: float = 10.0
-    saturation: tuple[float, float] = (0.7, 1.3)
-    value: tuple[float, float] = (0.8, 1.2)
-    p_brightness_contrast: float = 0.8
-    brightness: float = 25.0
-    contrast: tuple[float, float] = (0.75, 1.25)
-    p_blur: float = 0.3
-    blur_sigma: tuple[float, float] = (0.5, 1.5)
-    p_noise: float = 0.3
-    noise_std: tuple[float, float] = (2.0, 8.0)
-    compression_level: int = 4
-
-    def __post_init__(self) -> None:
-        if isinstance(self.copies, bool) or not isinstance(self.copies, int) or self.copies < 1:
-            raise ValueError(f"AugmentConfig.copies must be an integer >= 1, got {self.copies!r}")
-        for op in OPS:
-            p = getattr(self, f"p_{op}")
-            if not 0.0 <= float(p) <= 1.0:
-                raise ValueError(f"AugmentConfig.p_{op} must be a probability in [0, 1], got {p!r}")
-        for name, low_bound in (
-            ("crop_scale", 0.1),
-            ("saturation", 0.0),
-            ("value", 0.0),
-            ("contrast", 0.0),
-            ("blur_sigma", 0.0),
-            ("noise_std", 0.0),
-        ):
-            rng = tuple(float(v) for v in getattr(self, name))
-            if len(rng) != 2 or not low_bound <= rng[0] <= rng[1]:
-                raise ValueError(
-                    f"AugmentConfig.{name} must be (low, high) with {low_bound} <= low <= high, "
-                    f"got {getattr(self, name)!r}"
-                )
-            setattr(self, name, rng)
-        if self.crop_scale[1] > 1.0:
-            raise ValueError(f"AugmentConfig.crop_scale must not exceed 1.0, got {self.crop_scale!r}")
-        for name in ("max_shift", "hue_shift_deg", "brightness"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"AugmentConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-
-    @classmethod
-    def only(cls, *ops: str, **kwargs: Any) -> AugmentConfig:
-        """A config applying exactly ``ops`` (probability 1) and nothing else."""
-        unknown = sorted(set(ops) - set(OPS))
-        if unknown:
-            raise ValueError(f"unknown ops {unknown}; known: {list(OPS)}")
-        probs = {f"p_{op}": (1.0 if op in ops else 0.0) for op in OPS}
-        return cls(**{**probs, **kwargs})
-
-
-# ----------------------------------------------------------------------------------------- ops
-swap_left_right = mirror_instruction
-"""Swap the words "left" and "right" (case kept): ``sim.taxonomy.mirror_instruction``."""
-
-
-def mirror_actions(actions: np.ndarray) -> np.ndarray:
-    """Left-right mirror of ``[linear_x, linear_y, angular_z]`` rows: negate y and z (no ``-0.0``)."""
-    out = np.array(actions, dtype=np.float32, copy=True)
-    out[:, 1:] = -out[:, 1:] + 0.0
-    return out
-
-
-def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
-    return float(rng.uniform(bounds[0], bounds[1])) if bounds[1] > bounds[0] else float(bounds[0])
-
-
-def _crop(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, dict]:
-    n, h, w, _ = images.shape
-    scale = _uniform(rng, cfg.crop_scale)
-    ch, cw = max(1, round(h * scale)), max(1, round(w * scale))
-    cy = (h - ch) / 2 + rng.uniform(-cfg.max_shift, cfg.max_shift) * h
-    cx = (w - cw) / 2 + rng.uniform(-cfg.max_shift, cfg.max_shift) * w
-    y0 = int(np.clip(round(cy), 0, h - ch))
-    x0 = int(np.clip(round(cx), 0, w - cw))
-    out = np.stack(
-        [cv2.resize(f[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for f in images]
-    )
-    return out, {"op": "crop", "scale": scale, "y0": y0, "x0": x0, "height": ch, "width": cw}
-
-
-def _hsv(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, dict]:
-    hue_deg = _uniform(rng, (-cfg.hue_shift_deg, cfg.hue_shift_deg))
-    sat, val = _uniform(rng, cfg.saturation), _uniform(rng, cfg.value)
-    n, h, w, _ = images.shape
-    hsv = cv2.cvtColor(images.reshape(n * h, w, 3), cv2.COLOR_BGR2HSV)  # input is BGR, as stored
-    levels = np.arange(256, dtype=np.float32)
-    hue_lut = ((np.arange(256) + round(hue_deg / 2)) % 180).astype(np.uint8)
-    sat_lut = np.clip(np.rint(levels * sat), 0, 255).astype(np.uint8)
-    val_lut = np.clip(np.rint(levels * val), 0, 255).astype(np.uint8)
-    hsv = cv2.LUT(hsv, np.stack([hue_lut, sat_lut, val_lut], axis=-1).reshape(1, 256, 3))
-    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR).reshape(n, h, w, 3)
-    return out, {"op": "hsv", "hue_shift_deg": hue_deg, "saturation": sat, "value": val}
-
-
-def _brightness_contrast(
-    images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
-) -> tuple[np.ndarray, dict]:
-    brightness = _uniform(rng, (-cfg.brightness, cfg.brightness))
-    contrast = _uniform(rng, cfg.contrast)
-    levels = np.arange(256, dtype=np.float32)
-    lut = np.clip(np.rint((levels - 127.5) * contrast + 127.5 + brightness), 0, 255).astype(np.uint8)
-    out = np.stack([cv2.LUT(f, lut) for f in images])
-    return out, {"op": "brightness_contrast", "brightness": brightness, "contrast": contrast}
-
-
-def _blur(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, dict]:
-    sigma = _uniform(rng, cfg.blur_sigma)
-    if sigma <= 0:
-        return images, {"op": "blur", "sigma": sigma}
-    out = np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=sigma, sigmaY=sigma) for f in images])
-    return out, {"op": "blur", "sigma": sigma}
-
-
-def _noise(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, dict]:
-    std = _uniform(rng, cfg.noise_std)
-    out = np.empty_like(images)
-    for i, frame in enumerate(images):
-        noisy = rng.standard_normal(frame.shape, dtype=np.float32)
-        noisy *= std
-        noisy += frame
-        np.rint(noisy, out=noisy)
-        np.clip(noisy, 0, 255, out=noisy)
-        out[i] = noisy
-    return out, {"op": "noise", "std": std}
-
-
-_IMAGE_OPS = {
-    "crop": _crop,
-    "hsv": _hsv,
-    "brightness_contrast": _brightness_contrast,
-    "blur": _blur,
-    "noise": _noise,
-}
-
-
-def op_rng(seed: int, source_name: str, copy_index: int, op: str) -> np.random.Generator:
-    """The RNG of one op of one copy: independent of processing order and of the other ops."""
-    return np.random.default_rng([int(seed), stable_hash(source_name), int(copy_index), OPS.index(op)])
-
-
-def copy_name(source_stem: str, copy_index: int, mirrored: bool) -> str:
-    """The copy's file stem: the (side-swapped when mirrored) source stem + ``__aug{k:02d}[m]``."""
-    base = source_stem
-    if mirrored:
-        base = mirror_episode_name(source_stem) if try_parse_episode_name(source_stem) else source_stem
-    return f"{base}__aug{copy_index:02d}{'m' if mirrored else ''}"
-
-
-def augment_episode(episode: Episode, config: AugmentConfig, copy_index: int, source_name: str) -> Episode:
-    """One augmented copy of ``episode`` (BGR images, as stored). ``source_name`` (the source file's
-    name) seeds the RNG. The result records its source episode and ops under ``augment``."""
-    images = episode.images
-    actions = episode.actions
-    instruction = episode.instruction
-    ops: list[dict[str, Any]] = []
-    mirrored = False
-    for op in OPS:
-        rng = op_rng(config.seed, source_name, copy_index, op)
-        if rng.random() >= getattr(config, f"p_{op}"):
-            continue
-        if op == "mirror":
-            images = np.ascontiguousarray(images[:, :, ::-1, :])
-            actions = mirror_actions(actions)
-            instruction = swap_left_right(instruction) if instruction is not None else None
-            mirrored = True
-            ops.append({"op": "mirror"})
-        else:
-            images, params = _IMAGE_OPS[op](images, rng, config)
-            ops.append(params)
-    stem = copy_name(episode.name, copy_index, mirrored)
-    attrs = dict(episode.attrs)
-    attrs[ATTR_EPISODE_NAME] = stem
-    origin = episode.augment.origin if episode.augment is not None else episode.source
-    return Episode(
-        images=images,
-        actions=actions,
-        event_types=episode.event_types,
-        instruction=instruction,
-        attrs=attrs,
-        source=SOURCE_AUGMENTED,
-        augment=AugmentRecord(
-            source_episode=episode.source_episode,
-            copy_index=copy_index,
-            seed=config.seed,
-            ops=ops,
-            source_file=source_name,
-            origin=origin,
-        ),
-        image_key=episode.image_key,
-    )
+__all__ = [
+    "OPS",
+    "AugmentConfig",
+    "FileResult",
+    "augment_episode",
+    "augment_file",
+    "augment_paths",
+    "copy_name",
+    "main",
+    "mirror_actions",
+    "op_rng",
+    "swap_left_right",
+]
 
 
 # -------------------------------------------------------------------------------------- files
@@ -319,8 +125,8 @@ def augment_file(
                 dest.unlink(missing_ok=True)
                 try:
                     os.link(path, dest)
-                except OSError:
-                    shutil.copy2(path, dest)
+                except OSError:  # another file system: a copy, written like every episode file
+                    write_episode_file(dest, lambda tmp: shutil.copy2(path, tmp))
             episode.path = dest
             result.entries.append(_entry(dest, episode))
     except (EpisodeFormatError, OSError, ValueError) as exc:
@@ -341,24 +147,29 @@ def augment_paths(
     workers: int = 1,
 ) -> list[FileResult]:
     """Augment every episode of ``inputs`` (files, folders, manifests) into ``out_dir`` and write its
-    ``manifest.jsonl``. Files already under ``out_dir`` are not taken as inputs."""
+    ``manifest.jsonl`` (not when no input could be processed). Files already under ``out_dir`` are not
+    taken as inputs. Raises ``FileNotFoundError`` naming a missing input before anything is written."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out_abs = out_dir.resolve()
-    files = [e.path for e in discover(list(inputs))]
-    files = [f for f in files if out_abs not in f.resolve().parents]
+    files = input_files(inputs, out_dir)
     jobs = [(f, out_dir, config, include_originals) for f in files]
     if workers > 1 and len(jobs) > 1:
         with spawn_pool(workers) as pool:
             results = list(pool.map(_augment_file_args, jobs))
     else:
         results = [_augment_file_args(job) for job in jobs]
-    entries = sorted((e for r in results for e in r.entries), key=lambda e: e.path.name)
-    write_manifest(out_dir / MANIFEST_NAME, entries)
+    if any(r.error is None for r in results):
+        entries = sorted((e for r in results for e in r.entries), key=lambda e: e.path.name)
+        write_manifest(out_dir / MANIFEST_NAME, entries)
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def input_files(inputs: Sequence[str | os.PathLike[str]], out_dir: Path) -> list[Path]:
+    """The episode files of ``inputs``, leaving out those already under ``out_dir``."""
+    out_abs = out_dir.resolve()
+    return [e.path for e in discover(list(inputs)) if out_abs not in e.path.resolve().parents]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m datagen.augment", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--in",
@@ -368,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="episode files, folders (recursive *.h5) or manifest.jsonl files",
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default runs/augment/<first input>-seed<S>)"
+    )
     parser.add_argument("--copies", type=int, default=5, help="augmented copies per episode (default 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--include-originals", action="store_true", help="also place the originals in --out")
@@ -376,35 +189,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when any input failed")
     for op in OPS:
         parser.add_argument(
-            f"--p-{op.replace('_', '-')}", type=float, default=None, help=f"probability of {op}"
+            f"--p-{op.replace('_', '-')}", type=float, default=None, help=f"probability of {op} (0-1)"
         )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers} is invalid: expected an integer >= 1")
     overrides = {f"p_{op}": getattr(args, f"p_{op}") for op in OPS if getattr(args, f"p_{op}") is not None}
-    try:
-        config = AugmentConfig(copies=args.copies, seed=args.seed, **overrides)
-        results = augment_paths(
-            args.inputs,
-            args.out,
-            config,
-            include_originals=args.include_originals,
-            workers=max(1, args.workers),
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config = AugmentConfig(copies=args.copies, seed=args.seed, **overrides)
+    out = args.out or default_out_dir("augment", f"{Path(args.inputs[0]).stem}-seed{args.seed}")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; expected a directory")
+    if not input_files(args.inputs, out):
+        raise FileNotFoundError(f"no *.h5 episode files in --in {' '.join(map(str, args.inputs))}")
+    results = augment_paths(
+        args.inputs, out, config, include_originals=args.include_originals, workers=args.workers
+    )
     failed = [r for r in results if r.error is not None]
     for r in failed:
         print(f"skipped {r.source}: {r.error}", file=sys.stderr)
     done = len(results) - len(failed)
+    if done == 0:
+        print(
+            f"error: none of the {len(results)} input episodes is readable; nothing written",
+            file=sys.stderr,
+        )
+        return 1
     written = sum(len(r.entries) for r in results)
     print(
-        f"augmented {done}/{len(results)} episodes → {written} files in {args.out} "
-        f"({len(failed)} skipped); manifest {args.out / MANIFEST_NAME}"
+        f"augmented {done}/{len(results)} episodes → {written} files in {out} "
+        f"({len(failed)} skipped); manifest {out / MANIFEST_NAME}"
     )
     print("config: " + ", ".join(f"{k}={v}" for k, v in asdict(config).items()))
-    if done == 0 or (args.strict and failed):
-        return 1
-    return 0
+    return 1 if args.strict and failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_main(lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from common.cli import ConfigError
 from datagen.manifest import ManifestEntry, discover, read_manifest
 from datagen.schema import EpisodeFormatError, EpisodeInfo, bgr_to_rgb, inspect_episode, read_frames
 
@@ -58,17 +59,19 @@ class DatasetConfig:
         for name in ("window", "chunk", "stride"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"DatasetConfig.{name} must be an integer >= 1, got {value!r}")
+                raise ConfigError(f"DatasetConfig.{name} must be an integer >= 1, got {value!r}")
         if (
             not self.axes
             or len(set(self.axes)) != len(self.axes)
             or any(a not in (0, 1, 2) for a in self.axes)
         ):
-            raise ValueError(f"DatasetConfig.axes must be distinct indices from (0, 1, 2), got {self.axes!r}")
+            raise ConfigError(
+                f"DatasetConfig.axes must be distinct indices from (0, 1, 2), got {self.axes!r}"
+            )
         if self.clamp is not None and not float(self.clamp) > 0:
-            raise ValueError(f"DatasetConfig.clamp must be > 0 or None, got {self.clamp!r}")
+            raise ConfigError(f"DatasetConfig.clamp must be > 0 or None, got {self.clamp!r}")
         if self.resize is not None and (isinstance(self.resize, bool) or int(self.resize) < 1):
-            raise ValueError(
+            raise ConfigError(
                 f"DatasetConfig.resize must be a positive size in pixels or None, got {self.resize!r}"
             )
         if self.resize is not None:
@@ -76,9 +79,9 @@ class DatasetConfig:
         if self.clamp is not None:
             self.clamp = float(self.clamp)
         if self.cache_mb < 0:
-            raise ValueError(f"DatasetConfig.cache_mb must be >= 0, got {self.cache_mb!r}")
+            raise ConfigError(f"DatasetConfig.cache_mb must be >= 0, got {self.cache_mb!r}")
         if self.split is not None and not isinstance(self.split, str):
-            raise ValueError(f"DatasetConfig.split must be a string or None, got {self.split!r}")
+            raise ConfigError(f"DatasetConfig.split must be a string or None, got {self.split!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> DatasetConfig:
@@ -88,7 +91,7 @@ class DatasetConfig:
         values = {k: v for k, v in dict(values).items() if k != "sources"}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown DatasetConfig keys {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"unknown DatasetConfig keys {unknown}; known: {sorted(known)}")
         return cls(**values)
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from common.cli import BenchError
+from common.files import atomic_write_text
 from datagen.schema import EPISODE_SUFFIX, try_parse_episode_name
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -109,23 +109,14 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestEntry]:
 def write_manifest(path: str | os.PathLike[str], entries: Iterable[ManifestEntry]) -> Path:
     """Write entries as JSON lines (paths relative to the manifest's folder), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(e.to_json(path.parent), sort_keys=True) + "\n" for e in entries)
-    write_text_atomic(path, text)
+    atomic_write_text(path, text)
     return path
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Kept for older callers: ``common.files.atomic_write_text`` (temp file beside ``path``, then rename)."""
+    atomic_write_text(path, text)
 
 
 def is_manifest(path: Path) -> bool:

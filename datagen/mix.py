@@ -2,7 +2,7 @@
 
 ``python -m datagen.mix --real DIR --sim DIR [--augmented DIR] [--input LABEL=PATH ...]
 [--real-count 250 --sim-count 5000 | --count LABEL=N ... | --ratio sim=0.5,real=0.5 --total N]
-[--balance side] [--stratify side] [--val-fraction 0.2] [--seed S] --out DIR [--link-dir DIR]``
+[--balance side] [--stratify side] [--val-fraction 0.2] [--seed S] [--out DIR] [--link-dir DIR]``
 
 Inputs are folders (recursive ``*.h5``), episode files or ``manifest.jsonl`` files, each under a source
 label (the entry's ``source`` in the output). Selection per label: an explicit count, a share of
@@ -17,258 +17,77 @@ episode never train. Within each stratum (the set of labels a source episode app
 ``hash(seed, id)`` go to val, which also keeps an episode's split stable across mixes.
 
 Writes ``manifest.jsonl`` (file relative to the manifest, split, source, source_episode, tags, frames,
-instruction, origin) and ``mix.json`` (counts per source / split / tag, skipped files). Unreadable
-files are reported and skipped. Exit status 0; 1 when nothing could be selected; 2 for bad arguments
-or impossible selections (a count above what a label holds).
+instruction, origin) and ``mix.json`` (counts per source / split / tag, skipped files) into the folder
+``--out`` (default ``runs/mix/seed<S>``; a ``.jsonl`` path still names the manifest itself, ``mix.json``
+beside it). Unreadable files are reported and skipped. Exit status 0; 1 when nothing could be selected;
+2 (``error: …`` naming the value, before anything is written) for bad arguments or impossible
+selections (a count above what a label holds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from common.cli import BenchError
-from datagen.manifest import (
-    MANIFEST_NAME,
-    ManifestEntry,
-    discover,
-    stable_hash,
-    write_manifest,
-    write_text_atomic,
+from common.cli import default_out_dir, run_main
+from common.files import atomic_write_text
+from datagen.manifest import MANIFEST_NAME, ManifestEntry, write_manifest
+from datagen.mix_select import (
+    SPLITS,
+    MixError,
+    MixResult,
+    MixSpec,
+    assign_splits,
+    build_mix,
+    collect,
+    resolve_counts,
+    select,
+    summarize,
 )
-from datagen.schema import EpisodeFormatError, inspect_episode, try_parse_episode_name
 
-SPLITS = ("train", "val")
-SUMMARY_TAGS = ("side", "pattern", "distance", "num_box", "orientation", "target", "path", "scenario")
-UNKNOWN = "unknown"
-
-
-class MixError(BenchError, ValueError):
-    """An impossible or ill-formed mix request; the message names the label / tag and the numbers."""
-
-
-@dataclass
-class MixSpec:
-    """What to mix. ``inputs``: label → paths. ``counts``: label → episodes to take. ``ratios`` + ``total``:
-    shares of a total. Labels with neither are taken whole (not allowed together with ``ratios``)."""
-
-    inputs: dict[str, list[Path]]
-    counts: dict[str, int] = field(default_factory=dict)
-    ratios: dict[str, float] = field(default_factory=dict)
-    total: int | None = None
-    balance: str | None = None
-    stratify: str | None = None
-    val_fraction: float = 0.2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.inputs:
-            raise MixError("no inputs: give --real/--sim/--augmented PATH or --input LABEL=PATH")
-        for label in self.inputs:
-            if not label or "/" in label or "=" in label:
-                raise MixError(f"bad source label {label!r}")
-        for name, mapping in (("count", self.counts), ("ratio", self.ratios)):
-            unknown = sorted(set(mapping) - set(self.inputs))
-            if unknown:
-                raise MixError(
-                    f"{name} given for labels {unknown} without inputs; inputs: {sorted(self.inputs)}"
-                )
-        for label, n in self.counts.items():
-            if int(n) < 0:
-                raise MixError(f"count for {label!r} must be >= 0, got {n!r}")
-        if self.ratios:
-            if self.total is None or self.total < 0:
-                raise MixError(f"--ratio needs --total N (>= 0), got total={self.total!r}")
-            if any(r < 0 for r in self.ratios.values()) or sum(self.ratios.values()) <= 0:
-                raise MixError(f"ratios must be >= 0 with a positive sum, got {self.ratios!r}")
-            overlap = sorted(set(self.ratios) & set(self.counts))
-            if overlap:
-                raise MixError(f"labels {overlap} have both a count and a ratio")
-            missing = sorted(set(self.inputs) - set(self.ratios) - set(self.counts))
-            if missing:
-                raise MixError(
-                    f"labels {missing} have neither a ratio nor a count; add them to --ratio or --count"
-                )
-        elif self.total is not None:
-            raise MixError("--total is only used with --ratio")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise MixError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+__all__ = [
+    "MixError",
+    "MixResult",
+    "MixSpec",
+    "assign_splits",
+    "build_mix",
+    "collect",
+    "main",
+    "resolve_counts",
+    "select",
+    "summarize",
+    "write_mix",
+]
 
 
-@dataclass
-class MixResult:
-    entries: list[ManifestEntry]
-    skipped: list[dict[str, str]]
-    summary: dict[str, Any]
+def manifest_path(out: str | os.PathLike[str]) -> Path:
+    """The manifest ``--out`` names: ``out/manifest.jsonl`` for a folder, ``out`` itself for a ``.jsonl``."""
+    out = Path(out)
+    return out if out.suffix == ".jsonl" else out / MANIFEST_NAME
 
 
-def collect(label: str, paths: Sequence[Path]) -> tuple[list[ManifestEntry], list[dict[str, str]]]:
-    """Readable episodes of one label (each checked with ``inspect_episode``) and the skipped ones."""
-    entries: list[ManifestEntry] = []
-    skipped: list[dict[str, str]] = []
-    seen: set[Path] = set()
-    for entry in discover(list(paths)):
-        resolved = entry.path.resolve()
-        if resolved in seen:
-            continue
-        seen.add(resolved)
-        try:
-            info = inspect_episode(entry.path)
-        except (EpisodeFormatError, FileNotFoundError, OSError) as exc:
-            skipped.append({"file": str(entry.path), "source": label, "reason": str(exc)})
-            continue
-        tags = entry.tags or {
-            k: v for k, v in (try_parse_episode_name(entry.path) or {}).items() if k not in ("date", "time")
-        }
-        entries.append(
-            ManifestEntry(
-                path=entry.path,
-                source=label,
-                source_episode=entry.source_episode or info.source_episode,
-                tags=tags,
-                extra={"frames": info.num_frames, "instruction": info.instruction, "origin": info.source},
-            )
-        )
-    entries.sort(key=lambda e: str(e.path))
-    return entries, skipped
-
-
-def resolve_counts(spec: MixSpec, available: dict[str, int]) -> dict[str, int | None]:
-    """Episodes to take per label (``None`` = all), from counts or ratio shares of the total."""
-    counts: dict[str, int | None] = {label: None for label in spec.inputs}
-    counts.update({k: int(v) for k, v in spec.counts.items()})
-    if spec.ratios:
-        assert spec.total is not None
-        total_ratio = sum(spec.ratios.values())
-        shares = {k: spec.total * r / total_ratio for k, r in spec.ratios.items()}
-        floors = {k: math.floor(v) for k, v in shares.items()}
-        left = spec.total - sum(floors.values())
-        for k in sorted(shares, key=lambda k: (-(shares[k] - floors[k]), k))[:left]:
-            floors[k] += 1
-        counts.update(floors)
-    for label, n in counts.items():
-        if n is not None and n > available.get(label, 0):
-            raise MixError(f"{label!r}: {n} episodes requested but only {available.get(label, 0)} readable")
-    return counts
-
-
-def _permuted(entries: list[ManifestEntry], seed: int, *keys: str) -> list[ManifestEntry]:
-    rng = np.random.default_rng([int(seed), *(stable_hash(k) for k in keys)])
-    return [entries[i] for i in rng.permutation(len(entries))]
-
-
-def select(
-    entries: list[ManifestEntry], n: int | None, label: str, seed: int, balance: str | None = None
-) -> list[ManifestEntry]:
-    """``n`` entries (``None`` = all, or the largest balanced subset with ``balance``) by a seeded shuffle;
-    with ``balance``, equal numbers per tag value (remainder to the values in sorted order)."""
-    if balance is None:
-        return _permuted(entries, seed, label)[: len(entries) if n is None else n]
-    groups: dict[str, list[ManifestEntry]] = defaultdict(list)
-    for e in entries:
-        groups[e.tags.get(balance, UNKNOWN)].append(e)
-    values = sorted(groups)
-    if not values:
-        return []
-    if n is None:
-        n = len(values) * min(len(g) for g in groups.values())
-    chosen: list[ManifestEntry] = []
-    for i, value in enumerate(values):
-        want = n // len(values) + (1 if i < n % len(values) else 0)
-        if want > len(groups[value]):
+def check_outputs(out: str | os.PathLike[str], link_dir: str | os.PathLike[str] | None = None) -> None:
+    """Refuse, before anything is written, an ``out`` folder that is a file and a link folder holding
+    regular files (``MixError`` naming the path)."""
+    folder = manifest_path(out).parent
+    if folder.exists() and not folder.is_dir():
+        raise MixError(f"--out {out}: {folder} is a file; expected a directory")
+    if link_dir is None:
+        return
+    for split in SPLITS:
+        regular = [
+            p for p in sorted((Path(link_dir) / split).rglob("*")) if p.is_file() and not p.is_symlink()
+        ]
+        if regular:
             raise MixError(
-                f"{label!r}: balancing {n} episodes by {balance!r} needs {want} with {balance}={value}, "
-                f"only {len(groups[value])} available (values: "
-                + ", ".join(f"{v}={len(groups[v])}" for v in values)
-                + ")"
+                f"link folder {Path(link_dir) / split} holds a regular file {regular[0]}; "
+                "refusing to mix links into it"
             )
-        chosen.extend(_permuted(groups[value], seed, label, balance, value)[:want])
-    return chosen
-
-
-def assign_splits(
-    entries: list[ManifestEntry], val_fraction: float, seed: int, stratify: str | None = None
-) -> None:
-    """Set ``split`` on every entry, grouping by ``source_episode`` (see the module docstring)."""
-    labels: dict[str, set[str]] = defaultdict(set)
-    for e in entries:
-        labels[e.source_episode or e.name].add(e.source or "")
-    strata: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    for key, key_labels in labels.items():
-        value = (try_parse_episode_name(key) or {}).get(stratify, UNKNOWN) if stratify else ""
-        strata[(tuple(sorted(key_labels)), value)].append(key)
-    val_keys: set[str] = set()
-    for keys in strata.values():
-        ranked = sorted(keys, key=lambda k: (stable_hash(f"{seed}:{k}"), k))
-        val_keys.update(ranked[: math.floor(val_fraction * len(ranked) + 0.5)])
-    for e in entries:
-        e.split = "val" if (e.source_episode or e.name) in val_keys else "train"
-
-
-def summarize(
-    spec: MixSpec,
-    entries: list[ManifestEntry],
-    available: dict[str, int],
-    counts: dict[str, int | None],
-    skipped: list[dict[str, str]],
-) -> dict[str, Any]:
-    by_source: dict[str, Counter[str]] = defaultdict(Counter)
-    by_tag: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-    episodes: dict[str, set[str]] = defaultdict(set)
-    for e in entries:
-        split = e.split or "train"
-        by_source[e.source or ""][split] += 1
-        episodes[split].add(e.source_episode or e.name)
-        for tag in SUMMARY_TAGS:
-            if tag in e.tags:
-                by_tag[tag][e.tags[tag]][split] += 1
-    return {
-        "seed": spec.seed,
-        "val_fraction": spec.val_fraction,
-        "balance": spec.balance,
-        "stratify": spec.stratify,
-        "inputs": {k: [str(p) for p in v] for k, v in spec.inputs.items()},
-        "available": available,
-        "requested": {k: ("all" if v is None else v) for k, v in counts.items()},
-        "total": len(entries),
-        "by_split": {s: sum(c[s] for c in by_source.values()) for s in SPLITS},
-        "by_source": {k: {s: v[s] for s in SPLITS} for k, v in sorted(by_source.items())},
-        "source_episodes": {s: len(episodes[s]) for s in SPLITS},
-        "leaked_source_episodes": len(episodes["train"] & episodes["val"]),
-        "by_tag": {
-            t: {v: {s: c[s] for s in SPLITS} for v, c in sorted(vals.items())} for t, vals in by_tag.items()
-        },
-        "skipped": skipped,
-    }
-
-
-def build_mix(spec: MixSpec) -> MixResult:
-    """Collect, select and split; raises ``MixError`` for impossible requests."""
-    pools: dict[str, list[ManifestEntry]] = {}
-    skipped: list[dict[str, str]] = []
-    for label, paths in spec.inputs.items():
-        pools[label], bad = collect(label, paths)
-        skipped.extend(bad)
-    available = {k: len(v) for k, v in pools.items()}
-    counts = resolve_counts(spec, available)
-    entries: list[ManifestEntry] = []
-    for label, pool in pools.items():
-        entries.extend(select(pool, counts[label], label, spec.seed, spec.balance))
-    assign_splits(entries, spec.val_fraction, spec.seed, spec.stratify)
-    entries.sort(key=lambda e: (e.source or "", str(e.path)))
-    return MixResult(
-        entries=entries, skipped=skipped, summary=summarize(spec, entries, available, counts, skipped)
-    )
 
 
 def write_mix(
@@ -276,10 +95,10 @@ def write_mix(
 ) -> Path:
     """Write ``manifest.jsonl`` and ``mix.json`` (``out`` is a folder or a ``.jsonl`` path); optionally a
     folder of relative symlinks ``link_dir/{train,val}/{source}/{file}``. Returns the manifest path."""
-    out = Path(out)
-    manifest = out if out.suffix == ".jsonl" else out / MANIFEST_NAME
+    check_outputs(out, link_dir)
+    manifest = manifest_path(out)
     write_manifest(manifest, result.entries)
-    write_text_atomic(
+    atomic_write_text(
         manifest.parent / "mix.json", json.dumps(result.summary, indent=2, sort_keys=True) + "\n"
     )
     if link_dir is not None:
@@ -296,10 +115,6 @@ def _write_links(entries: list[ManifestEntry], link_dir: Path) -> None:
                     p.unlink()
                 elif p.is_dir() and not any(p.iterdir()):
                     p.rmdir()
-                elif p.is_file():
-                    raise MixError(
-                        f"link folder {folder} holds a regular file {p}; refusing to mix links into it"
-                    )
     for e in entries:
         link = link_dir / (e.split or "train") / (e.source or "unlabelled") / e.path.name
         link.parent.mkdir(parents=True, exist_ok=True)
@@ -321,7 +136,16 @@ def _pairs(values: Sequence[str], what: str, commas: bool = True) -> list[tuple[
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _number(text: str, what: str, kind: type) -> float:
+    """``text`` as ``kind`` (int or float); ``MixError`` naming the flag and value otherwise."""
+    try:
+        return kind(text)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise MixError(f"{what}={text} is invalid: expected {expected}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m datagen.mix", description=__doc__.split("\n\n")[0])
     for label in ("real", "sim", "augmented"):
         parser.add_argument(
@@ -345,48 +169,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--stratify", default=None, metavar="TAG", help="split each value of a tag separately"
     )
-    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.2, help="share of source episodes in val, [0, 1)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path, help="output folder (or a .jsonl manifest path)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default runs/mix/seed<S>; or a .jsonl manifest path)",
+    )
     parser.add_argument(
         "--link-dir", type=Path, default=None, help="also write train/ val/ folders of symlinks"
     )
-    args = parser.parse_args(argv)
-    try:
-        inputs: dict[str, list[Path]] = defaultdict(list)
-        counts: dict[str, int] = {}
-        for label in ("real", "sim", "augmented"):
-            inputs[label].extend(getattr(args, label))
-            if getattr(args, f"{label}_count") is not None:
-                counts[label] = getattr(args, f"{label}_count")
-        for label, path in _pairs(args.input, "--input", commas=False):
-            inputs[label].append(Path(path))
-        inputs = {k: v for k, v in inputs.items() if v}
-        for label, n in _pairs(args.count, "--count"):
-            counts[label] = int(n)
-        ratios = {label: float(r) for label, r in _pairs(args.ratio, "--ratio")}
-        spec = MixSpec(
-            inputs=inputs,
-            counts=counts,
-            ratios=ratios,
-            total=args.total,
-            balance=args.balance,
-            stratify=args.stratify,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-        )
-        result = build_mix(spec)
-        if not result.entries:
-            for s in result.skipped:
-                print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
-            print("error: nothing selected", file=sys.stderr)
-            return 1
-        manifest = write_mix(result, args.out, args.link_dir)
-    except (MixError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def _spec(args: argparse.Namespace) -> MixSpec:
+    inputs: dict[str, list[Path]] = defaultdict(list)
+    counts: dict[str, int] = {}
+    for label in ("real", "sim", "augmented"):
+        inputs[label].extend(getattr(args, label))
+        if getattr(args, f"{label}_count") is not None:
+            counts[label] = getattr(args, f"{label}_count")
+    for label, path in _pairs(args.input, "--input", commas=False):
+        inputs[label].append(Path(path))
+    for label, n in _pairs(args.count, "--count"):
+        counts[label] = int(_number(n, f"--count {label}", int))
+    ratios = {label: _number(r, f"--ratio {label}", float) for label, r in _pairs(args.ratio, "--ratio")}
+    return MixSpec(
+        inputs={k: v for k, v in inputs.items() if v},
+        counts=counts,
+        ratios=ratios,
+        total=args.total,
+        balance=args.balance,
+        stratify=args.stratify,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    out = args.out or default_out_dir("mix", f"seed{args.seed}")
+    check_outputs(out, args.link_dir)
+    result = build_mix(spec)
     for s in result.skipped:
         print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
+    if not result.entries:
+        print(
+            f"error: nothing selected ({len(result.skipped)} file(s) skipped); nothing written",
+            file=sys.stderr,
+        )
+        return 1
+    manifest = write_mix(result, out, args.link_dir)
     summary = result.summary
     print(
         f"mix: {summary['total']} episodes → {manifest} "
@@ -396,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, by_split in summary["by_source"].items():
         print(f"  {label}: train {by_split['train']}, val {by_split['val']}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_main(lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Check episode files against the real schema and for content problems.
 
-``python -m datagen.validate PATH... [--min-frames 18] [--json report.json] [--strict]``
+``python -m datagen.validate PATH... [--min-frames 18] [--out DIR] [--strict]``
 
 PATHs are ``.h5`` files, folders (searched recursively for ``*.h5``) or ``manifest.jsonl`` files.
 Each file gets a status: ``OK``, ``WARN`` (usable, with findings) or ``INVALID`` (unusable).
@@ -11,14 +11,15 @@ instruction; short episodes (``< min_frames`` → warning, ``< min_frames_error`
 (near-black: mean below ``dark_mean``; washed-out: mean above ``bright_mean`` or std below ``min_std``;
 pixel levels 0–255); ``num_frames`` consistency.
 
-Exit status: 0 when no file is invalid, 1 when any is (or any warns, with ``--strict``), 2 when a path
-does not exist or no episode file was found.
+``--out DIR`` also writes ``DIR/validate.json`` (``--json FILE``, the older form, names the file).
+
+Exit status: 0 when no file is invalid, 1 when any is (or any warns, with ``--strict``), 2 (``error: …``)
+when a path does not exist, no episode file was found or an argument is invalid.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from common.cli import ConfigError, run_main
+from common.files import atomic_write_json
 from datagen.manifest import find_episode_files, is_manifest, read_manifest
 from datagen.schema import (
     ACTIONS_KEY,
@@ -44,6 +47,8 @@ from datagen.schema import (
 from sim.protocol import KEY_ACTIONS
 
 STATUS_OK, STATUS_WARN, STATUS_INVALID = "OK", "WARN", "INVALID"
+REPORT_NAME = "validate.json"
+"""The JSON report ``--out DIR`` writes (a list of per-file reports)."""
 
 
 @dataclass
@@ -63,14 +68,14 @@ class ValidateConfig:
 
     def __post_init__(self) -> None:
         if self.min_frames_error < 1 or self.min_frames < self.min_frames_error:
-            raise ValueError(
+            raise ConfigError(
                 f"need 1 <= min_frames_error <= min_frames, got min_frames_error={self.min_frames_error!r}, "
                 f"min_frames={self.min_frames!r}"
             )
         if self.pixel_step < 1:
-            raise ValueError(f"pixel_step must be >= 1, got {self.pixel_step!r}")
+            raise ConfigError(f"pixel_step must be >= 1, got {self.pixel_step!r}")
         if not 0 <= self.dark_mean < self.bright_mean <= 255:
-            raise ValueError(
+            raise ConfigError(
                 f"need 0 <= dark_mean < bright_mean <= 255, got {self.dark_mean!r}, {self.bright_mean!r}"
             )
 
@@ -235,7 +240,7 @@ def format_report(reports: Sequence[FileReport], verbose: bool = True) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m datagen.validate", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="episode .h5 files or folders (searched recursively)")
     parser.add_argument("--min-frames", type=int, default=18, help="warn below this many frames (default 18)")
@@ -243,34 +248,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dark-mean", type=float, default=10.0, help="near-black frame mean threshold")
     parser.add_argument("--bright-mean", type=float, default=245.0, help="washed-out frame mean threshold")
     parser.add_argument("--min-std", type=float, default=3.0, help="washed-out (flat) frame std threshold")
-    parser.add_argument("--json", type=Path, help="also write the reports as JSON to this file")
+    parser.add_argument("--out", type=Path, default=None, help=f"also write {REPORT_NAME} into this folder")
+    parser.add_argument("--json", type=Path, help="also write the reports as JSON to this file (older form)")
     parser.add_argument("--quiet", action="store_true", help="list only files that are not OK")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file warns, too")
-    args = parser.parse_args(argv)
-    try:
-        config = ValidateConfig(
-            min_frames=args.min_frames,
-            min_frames_error=args.min_frames_error,
-            dark_mean=args.dark_mean,
-            bright_mean=args.bright_mean,
-            min_std=args.min_std,
-        )
-        reports = validate_path(args.paths, config)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def _report_files(args: argparse.Namespace) -> list[Path]:
+    """Where to write the JSON report, checked before anything is read or written."""
+    targets = []
+    if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise ConfigError(f"--out {args.out} is a file; expected a directory")
+        targets.append(args.out / REPORT_NAME)
+    if args.json is not None:
+        if args.json.is_dir():
+            raise ConfigError(f"--json {args.json} is a directory; expected a file name (or use --out DIR)")
+        targets.append(args.json)
+    return targets
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = ValidateConfig(
+        min_frames=args.min_frames,
+        min_frames_error=args.min_frames_error,
+        dark_mean=args.dark_mean,
+        bright_mean=args.bright_mean,
+        min_std=args.min_std,
+    )
+    targets = _report_files(args)
+    reports = validate_path(args.paths, config)
     if not reports:
-        print(f"error: no *.h5 episode files found under {' '.join(args.paths)}", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"no *.h5 episode files found under {' '.join(args.paths)}")
     print(format_report(reports, verbose=not args.quiet))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([r.to_dict() for r in reports], indent=2), encoding="utf-8")
+    for target in targets:
+        atomic_write_json(target, [r.to_dict() for r in reports])
     if any(r.status == STATUS_INVALID for r in reports):
         return 1
     if args.strict and any(r.status == STATUS_WARN for r in reports):
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_main(lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m eval.replay_real SOURCE... --out DIR``: replay real runs open loop in their sim scenarios.
+"""``python -m eval.replay_real SOURCE... [--out DIR]``: replay real runs open loop in their sim scenarios.
 
 SOURCE: a real-sequences JSON file (``real_operator_sequences.json`` format: recorded ``sequences`` and
 typed ``guides``), real HDF5 episodes (their ``actions`` after the start row; the scenario and date from
@@ -8,7 +8,9 @@ of ``configs/calibration/real_2025.yaml`` (``--profile NAME``; ``auto`` picks by
 date; default: the file's default, the current robot). Writes ``report.json`` (per run and summary:
 distinct and episode-weighted success per side) and ``report.html`` (top-down plots of every path over
 the layout and goal region); prints a table and the summary line. A bad run is reported, the rest replay.
-The camera renders at 32×18: open-loop replay never looks at pixels.
+The camera renders at 32×18: open-loop replay never looks at pixels. ``--out`` is a folder (default
+``runs/replay_real/<first source>-<randomization>``); bad arguments, a bad calibration file or profile
+and sources without one replayable run give ``error: …`` (exit 2) before anything is written.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import ConfigError, default_out_dir, run_main
 from common.files import atomic_write_json, atomic_write_text
+from datagen.real_runs import load_sources
 from eval.plots import plot_trajectories
 from eval.report import Doc, html_page
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, profile_overrides, resolve_profile
-from sim.real_runs import RealRun, RunProblem, load_sources
+from sim.real_runs import RealRun, RunProblem
 
 REPLAY_CAMERA = {"width": 32, "height": 18}
 
@@ -198,36 +202,42 @@ def write_report(out: Path, rows: list[dict], problems: list[RunProblem], settin
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval.replay_real", description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="+", help="real-sequences JSON, .h5 episodes or directories")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default runs/replay_real/<source>-<randomization>)",
+    )
     parser.add_argument("--randomization", choices=("off", "on"), default="off")
     parser.add_argument("--seeds", type=int, default=20, help="replays per run with randomisation on")
     parser.add_argument("--profile", default=None, help="robot profile name, 'auto' (by date) or default")
     parser.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION, help="calibration YAML")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
-        print(f"error: --seeds {args.seeds} is invalid: expected an integer >= 1", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--seeds {args.seeds} is invalid: expected an integer >= 1")
+    out = args.out or default_out_dir("replay_real", f"{Path(args.sources[0]).stem}-{args.randomization}")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; expected a directory")
+    resolve_profile(load_calibration(args.calibration), args.profile)  # names a bad file or profile now
     runs, problems = load_sources(args.sources)
     for p in problems:
         print(f"warning: skipped {p.item} ({p.source}): {p.error}", file=sys.stderr)
     if not runs:
-        print("error: no replayable run in the sources", file=sys.stderr)
-        return 2
-    try:
-        rows = replay(runs, args.randomization == "on", args.seeds, args.profile, args.calibration)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise ValueError(f"no replayable run in the sources {' '.join(args.sources)}")
+    rows = replay(runs, args.randomization == "on", args.seeds, args.profile, args.calibration)
     settings = {
         "randomization": args.randomization,
         "seeds": args.seeds if args.randomization == "on" else 1,
         "profile": args.profile or "default",
         "calibration": args.calibration.name,
     }
-    report = write_report(args.out, rows, problems, settings)
+    report = write_report(out, rows, problems, settings)
     print(f"{'run':42s} {'kind':8s} {'weight':>6s} {'success':>7s} {'rate':>5s} {'failure':13s} mirrored")
     for r in rows:
         print(
@@ -245,8 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"guides collision-free {s['guides']['collision_free']}/{s['guides']['runs']}")
     if problems:
         parts.append(f"{len(problems)} run(s) not replayable")
-    print("summary: " + "; ".join(parts) + f" -> {args.out / 'report.html'}")
+    print("summary: " + "; ".join(parts) + f" -> {out / 'report.html'}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_main(lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ units there), then one robot profile per period of the robot's history with the 
 fit (the room did not change, the robot did), and writes a calibration YAML with the inputs'
 provenance (path, sha256, every run's sources) and the fit report. ``configs/env/*.yaml`` hold the
 default profile's values (``tests/test_calibration.py`` checks they match the calibration file).
+
+``python -m sim.calibrate [SEQUENCES] [--out DIR]`` writes ``DIR/real_2025.yaml`` (default
+``configs/calibration``; a ``.yaml`` path names the file itself). Bad input gives ``error: …`` (exit 2)
+before anything is written.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ import argparse
 import dataclasses
 import hashlib
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from common.cli import ConfigError, run_main
 from common.files import atomic_write_text
 from sim.fit import FitResult, FitRun, evaluate, fit
 from sim.profiles import DEFAULT_CALIBRATION, DEFAULT_PERIODS, REAL_SEQUENCES, Period, parse_period
@@ -121,7 +125,19 @@ def calibrate(
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def calibration_file(out: Path) -> Path:
+    """The YAML ``--out`` names: ``out/real_2025.yaml`` for a folder, ``out`` itself for a ``.yaml`` path
+    (the older form). ``ConfigError`` when the folder is a file."""
+    if out.suffix in (".yaml", ".yml"):
+        if out.is_dir():
+            raise ConfigError(f"--out {out} is a directory; expected a .yaml file name (or the folder form)")
+        return out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; expected a directory")
+    return out / DEFAULT_CALIBRATION.name
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument(
         "sequences",
@@ -130,7 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=REAL_SEQUENCES,
         help="real-sequences JSON (default: configs/calibration/real_operator_sequences.json)",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_CALIBRATION, help="calibration YAML to write")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_CALIBRATION.parent,
+        help=f"folder to write {DEFAULT_CALIBRATION.name} into (default configs/calibration; "
+        "a .yaml path names the file itself)",
+    )
     parser.add_argument(
         "--period",
         action="append",
@@ -140,16 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--goal-radius", type=float, default=0.25, help="goal disc radius (m, <= 0.25)")
     parser.add_argument("--margin", type=float, default=0.02, help="clearance a run must keep (m)")
-    args = parser.parse_args(argv)
-    try:
-        if not 0 < args.goal_radius <= 0.25:
-            raise ValueError(f"--goal-radius {args.goal_radius} is invalid: expected (0, 0.25] m")
-        periods = [parse_period(p) for p in args.period] if args.period else list(DEFAULT_PERIODS)
-        doc = calibrate(args.sequences, periods, goal_radius=args.goal_radius, margin_m=args.margin)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    atomic_write_text(args.out, yaml.safe_dump(doc, sort_keys=False, width=110))
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not 0 < args.goal_radius <= 0.25:
+        raise ConfigError(f"--goal-radius {args.goal_radius} is invalid: expected (0, 0.25] m")
+    if not args.margin >= 0:
+        raise ConfigError(f"--margin {args.margin} is invalid: expected >= 0 m")
+    target = calibration_file(args.out)
+    periods = [parse_period(p) for p in args.period] if args.period else list(DEFAULT_PERIODS)
+    doc = calibrate(args.sequences, periods, goal_radius=args.goal_radius, margin_m=args.margin)
+    atomic_write_text(target, yaml.safe_dump(doc, sort_keys=False, width=110))
     for name, profile in doc["profiles"].items():
         fit_ = profile["fit"]
         print(
@@ -157,8 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"success={fit_['episode_weighted_success']:.3f} distinct={fit_['distinct_success']} "
             f"rms={fit_['rms_end_to_goal_m']:.3f} m"
         )
-    print(f"wrote {args.out} (default profile: {doc['default']})")
+    print(f"wrote {target} (default profile: {doc['default']})")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_main(lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.cli import ConfigError
 from sim.config import LayoutConfig, RobotConfig
 from sim.layouts import BOTTLE_RADIUS, BOX_HALF_EXTENTS
 from sim.omni_base import OmniBase
@@ -200,13 +201,15 @@ def fit(
     """Best motion (and layout unless given) by the module's objective: a coarse grid, then a pattern
     search halving its steps down to ``MIN_STEPS``. ``fixed`` holds parameters at given values."""
     if not runs:
-        raise ValueError(
+        raise ConfigError(
             "no runs to fit: expected at least one real run of 1box_hori_{left,right}_core_medium"
         )
     fixed = dict(fixed or {})
     unknown = sorted(set(fixed) - set(MOTION_KEYS))
     if unknown:
-        raise ValueError(f"unknown motion parameter(s) {', '.join(unknown)}; valid: {', '.join(MOTION_KEYS)}")
+        raise ConfigError(
+            f"unknown motion parameter(s) {', '.join(unknown)}; valid: {', '.join(MOTION_KEYS)}"
+        )
     free = [k for k in MOTION_KEYS if k not in fixed]
 
     def run_eval(motion: dict[str, float]) -> FitResult:

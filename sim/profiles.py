@@ -13,7 +13,11 @@ from typing import Any
 
 import yaml
 
-CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "configs" / "calibration"
+from common.cli import ConfigError
+from common.paths import CONFIG_DIR
+from sim.real_runs import parse_date
+
+CALIBRATION_DIR = CONFIG_DIR / "calibration"
 DEFAULT_CALIBRATION = CALIBRATION_DIR / "real_2025.yaml"
 REAL_SEQUENCES = CALIBRATION_DIR / "real_operator_sequences.json"
 """The team's real operator sequences (a copy of the shared evidence file), the calibration's input."""
@@ -45,11 +49,9 @@ before the 2025-11-27 recordings, and the operators' left sequence changed with 
 
 def parse_period(text: str) -> Period:
     """``NAME:FROM:TO`` (dates ``YYYY-MM-DD``, either may be empty) as a ``Period``."""
-    from sim.real_runs import parse_date
-
     parts = text.split(":")
     if len(parts) != 3 or not parts[0]:
-        raise ValueError(f"period {text!r} is invalid: expected NAME:FROM:TO, e.g. wheel_v2:2025-11-27:")
+        raise ConfigError(f"period {text!r} is invalid: expected NAME:FROM:TO, e.g. wheel_v2:2025-11-27:")
     start, end = (parse_date(p).isoformat() if p else None for p in parts[1:])
     return Period(parts[0], start, end)
 
@@ -60,9 +62,9 @@ def load_calibration(path: str | Path = DEFAULT_CALIBRATION) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"calibration file {path}: cannot read ({exc})") from exc
+        raise ConfigError(f"calibration file {path}: cannot read ({exc})") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict) or "default" not in doc:
-        raise ValueError(f"calibration file {path}: expected 'default' and a 'profiles' mapping")
+        raise ConfigError(f"calibration file {path}: expected 'default' and a 'profiles' mapping")
     return doc
 
 
@@ -73,12 +75,10 @@ def profile_names(doc: dict[str, Any]) -> list[str]:
 def resolve_profile(doc: dict[str, Any], name: str | None = None, date: str | None = None) -> str:
     """The profile called ``name`` (``None``/``default``: the file's default), or the one whose period
     holds ``date`` (ISO or ``YYYYMMDD``; the default when none does)."""
-    from sim.real_runs import parse_date
-
     profiles = doc["profiles"]
     if name not in (None, "default", "auto"):
         if name not in profiles:
-            raise ValueError(f"unknown robot profile {name!r}; known: default, auto, {', '.join(profiles)}")
+            raise ConfigError(f"unknown robot profile {name!r}; known: default, auto, {', '.join(profiles)}")
         return str(name)
     if name == "auto" and date is not None:
         iso = parse_date(date).isoformat()

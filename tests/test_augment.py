@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from datagen.augment import AugmentConfig, augment_episode, augment_paths, main, swap_left_right
 from datagen.manifest import file_sha256, read_manifest
 from datagen.schema import parse_episode_name, read_episode
+from tests.cli_checks import error_line
 from tests.fixtures_episodes import INSTRUCTIONS, episode_file_name, write_real_episode_file
 
 
@@ -144,3 +146,103 @@ def test_config_validation_names_values():
         AugmentConfig(crop_scale=(0.9, 0.8))
     with pytest.raises(ValueError, match="unknown ops"):
         AugmentConfig.only("rotate")
+
+
+# ------------------------------------------------------------------------------ CLI bad input
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--copies", "0"], "copies must be an integer >= 1, got 0"),
+        (["--copies", "-3"], "got -3"),
+        (["--p-mirror", "2"], "p_mirror must be a probability in [0, 1], got 2.0"),
+        (["--p-noise", "-0.5"], "p_noise must be a probability in [0, 1], got -0.5"),
+        (["--workers", "0"], "--workers 0 is invalid"),
+        (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
+    ],
+)
+def test_cli_bad_values_name_the_value_and_write_nothing(real_dir, tmp_path, capsys, args, named):
+    out = tmp_path / "out"
+    assert main(["--in", str(real_dir), "--out", str(out), *args]) == 2
+    assert named in error_line(capsys)
+    assert not out.exists()
+
+
+def test_cli_missing_input_folder_names_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["--in", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in error_line(capsys)
+    assert not out.exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["--in", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert "no *.h5 episode files" in error_line(capsys)
+    assert not out.exists()
+
+
+def test_cli_out_at_a_file_is_refused(real_dir, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("x")
+    assert main(["--in", str(real_dir), "--out", str(out)]) == 2
+    assert f"--out {out} is a file" in error_line(capsys)
+
+
+def test_cli_corrupt_and_truncated_files_are_named_and_nothing_written(real_dir, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "garbage.h5").write_bytes(b"garbage")
+    moved = sorted(real_dir.glob("*.h5"))[0]  # one of the two good episodes, cut in half
+    truncated = _truncate(moved.replace(bad / moved.name))
+    out = tmp_path / "out"
+    assert main(["--in", str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {bad / 'garbage.h5'}: " in err and f"skipped {truncated}: " in err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        "error: none of the 2 input episodes is readable; nothing written"
+    ]
+    assert not out.exists()
+    # beside the remaining readable episode the truncated one is skipped and named, the rest is written
+    assert main(["--in", str(real_dir), str(truncated), "--out", str(out), "--copies", "1"]) == 0
+    assert f"skipped {truncated}: {truncated}: " in capsys.readouterr().err
+    assert len(read_manifest(out / "manifest.jsonl")) == 1
+
+
+def test_cli_out_defaults_to_a_runs_folder(real_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--in", str(real_dir), "--copies", "1", "--seed", "3"]) == 0
+    assert len(read_manifest(tmp_path / "runs" / "augment" / "real-seed3" / "manifest.jsonl")) == 2
+
+
+def test_originals_across_file_systems_are_copied_whole(real_dir, tmp_path, monkeypatch):
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("datagen.augment.os.link", no_link)
+    out = tmp_path / "out"
+    augment_paths([real_dir], out, AugmentConfig(copies=1), include_originals=True)
+    for original in real_dir.glob("*.h5"):
+        copy = out / original.name
+        assert not copy.is_symlink() and copy.read_bytes() == original.read_bytes()
+    assert not list(out.glob(".*"))  # no temporary file left behind
+
+
+def test_a_copy_that_fails_half_way_leaves_nothing(real_dir, tmp_path, monkeypatch):
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    def half_copy(src, dst):
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("datagen.augment.os.link", no_link)
+    monkeypatch.setattr("datagen.augment.shutil.copy2", half_copy)
+    out = tmp_path / "out"
+    results = augment_paths([real_dir], out, AugmentConfig(copies=1), include_originals=True)
+    assert all("No space left on device" in r.error for r in results)
+    assert not [p for p in out.iterdir() if p.name.startswith("episode_") and "__aug" not in p.name]
+    assert not list(out.glob(".*"))

@@ -7,17 +7,20 @@ import dataclasses
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
 
+from datagen.real_runs import load_sources
 from envs import MobileNavEnv
 from eval.replay_real import replay, summarise
 from sim.config import LayoutConfig, RobotConfig
 from sim.fit import FitRun, fit, robot_config
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, resolve_profile
 from sim.protocol import CORE_SEQUENCES, keys_to_actions
-from sim.real_runs import load_sequences_file, load_sources
+from sim.real_runs import load_sequences_file
+from tests.cli_checks import error_line
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQUENCES = ROOT / "configs" / "calibration" / "real_operator_sequences.json"
@@ -185,8 +188,6 @@ def test_bad_runs_are_named_and_the_rest_load(tmp_path):
 
 
 def test_malformed_file_and_hdf5_without_actions(tmp_path):
-    import h5py
-
     bad_json = tmp_path / "broken.json"
     bad_json.write_text("{not json")
     no_actions = tmp_path / "episode_20251203_122510_1box_hori_left_core_medium.h5"
@@ -242,3 +243,83 @@ def test_calibrate_cli_bad_input(tmp_path, capsys):
     assert main(["--period", "wheel:2025-13-01:", "--out", str(tmp_path / "c.yaml")]) == 2
     assert "date '2025-13-01' is invalid" in capsys.readouterr().err
     assert not (tmp_path / "c.yaml").exists()
+
+
+# ------------------------------------------------------------------------------ CLI bad input
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--seeds", "0", "--randomization", "on"], "--seeds 0 is invalid"),
+        (["--profile", "wheel_v9"], "unknown robot profile 'wheel_v9'"),
+        (["--calibration", "missing.yaml"], "missing.yaml: cannot read"),
+    ],
+)
+def test_replay_real_bad_values_name_the_value_and_write_nothing(tmp_path, capsys, args, named):
+    from eval.replay_real import main
+
+    out = tmp_path / "out"
+    args = [str(tmp_path / a) if a.endswith(".yaml") else a for a in args]
+    assert main([str(SEQUENCES), "--out", str(out), *args]) == 2
+    assert named in error_line(capsys)
+    assert not out.exists()
+
+
+def test_replay_real_missing_corrupt_and_truncated_sources_are_named(tmp_path, capsys):
+    from eval.replay_real import main
+
+    garbage = tmp_path / "episode_20251106_100000_1box_hori_left_core_medium.h5"
+    garbage.write_bytes(b"garbage")
+    good = tmp_path / "good" / "episode_20251106_100100_1box_hori_left_core_medium.h5"
+    good.parent.mkdir()
+    with h5py.File(good, "w") as f:
+        f.create_dataset("images", data=np.zeros((3, 4, 4, 3), np.uint8))
+        f.create_dataset("actions", data=np.zeros((3, 3), np.float32))
+    truncated = tmp_path / good.name.replace("100100", "100200")
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "nope"), str(garbage), str(truncated), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"skipped {tmp_path / 'nope'}" in err and "no such file or directory" in err
+    assert f"skipped {garbage.name}" in err and f"skipped {truncated.name}" in err
+    assert "error: no replayable run in the sources" in err and "Traceback" not in err
+    assert not out.exists()
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main([str(SEQUENCES), "--out", str(taken)]) == 2
+    assert f"--out {taken} is a file" in error_line(capsys)
+
+
+def test_calibrate_out_folder_checks_before_fitting(tmp_path, capsys):
+    from sim.calibrate import calibration_file, main
+
+    assert calibration_file(tmp_path) == tmp_path / "real_2025.yaml"
+    assert calibration_file(tmp_path / "c.yaml") == tmp_path / "c.yaml"
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["--out", str(taken)]) == 2
+    assert f"--out {taken} is a file" in error_line(capsys)
+    assert main(["--out", str(tmp_path / "x"), "--margin", "-1"]) == 2
+    assert "--margin -1.0 is invalid" in error_line(capsys)
+    assert main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "missing.json" in error_line(capsys)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_calibrate_into_a_folder_reproduces_the_shipped_calibration(tmp_path):
+    from sim.calibrate import main
+
+    assert main(["--out", str(tmp_path)]) == 0
+    assert (tmp_path / "real_2025.yaml").read_text() == DEFAULT_CALIBRATION.read_text()
+
+
+def test_replay_real_out_defaults_to_a_runs_folder(tmp_path, monkeypatch):
+    from eval.replay_real import main
+
+    path = tmp_path / "one.json"
+    run = {"scenario": "1box_hori_right_core_medium", "keys": CORE_SEQUENCES["right"], "episodes_reported": 1}
+    path.write_text(json.dumps({"sequences": [run]}))
+    monkeypatch.chdir(tmp_path)
+    assert main([str(path)]) == 0
+    report = json.loads((tmp_path / "runs" / "replay_real" / "one-off" / "report.json").read_text())
+    assert report["summary"]["right"]["distinct_success"] == 1

@@ -12,6 +12,7 @@ from datagen.dataset import manifest_episodes
 from datagen.manifest import list_episodes, read_manifest
 from datagen.mix import MixError, MixSpec, build_mix, main
 from datagen.schema import Episode, SimExtras, write_episode
+from tests.cli_checks import error_line
 from tests.fixtures_episodes import (
     INSTRUCTIONS,
     episode_file_name,
@@ -180,3 +181,71 @@ def test_cli_errors(data, tmp_path, capsys):
     broken.mkdir()
     (broken / "x.h5").write_bytes(b"x")
     assert main(["--real", str(broken), "--out", str(tmp_path / "m")]) == 1
+
+
+# ------------------------------------------------------------------------------ CLI bad input
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--val-fraction", "2"], "val_fraction must be in [0, 1), got 2.0"),
+        (["--val-fraction", "-0.1"], "got -0.1"),
+        (["--count", "real=abc"], "--count real=abc is invalid: expected an integer"),
+        (["--ratio", "real=x", "--total", "4"], "--ratio real=x is invalid: expected a number"),
+        (["--real-count", "-1"], "count for 'real' must be >= 0, got -1"),
+        (["--real-count", "99"], "'real': 99 episodes requested but only 10 readable"),
+        (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
+        (["--balance", "sides"], "balance tag 'sides' is not a name tag; expected one of ["),
+        (["--stratify", "date"], "stratify tag 'date' is not a name tag"),
+    ],
+)
+def test_cli_bad_values_name_the_value_and_write_nothing(data, tmp_path, capsys, args, named):
+    out = tmp_path / "m"
+    assert main(["--real", str(data["real"]), "--out", str(out), *args]) == 2
+    assert named in error_line(capsys)
+    assert not out.exists()
+
+
+def test_cli_missing_input_folder_and_out_at_a_file(data, tmp_path, capsys):
+    out = tmp_path / "m"
+    assert main(["--real", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in error_line(capsys)
+    assert not out.exists()
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["--real", str(data["real"]), "--out", str(taken)]) == 2
+    assert f"--out {taken}" in error_line(capsys)
+
+
+def test_cli_corrupt_and_truncated_files_are_named_and_nothing_written(data, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "garbage.h5").write_bytes(b"garbage")
+    good = sorted(data["real"].glob("*.h5"))[0]
+    truncated = bad / good.name
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    out = tmp_path / "m"
+    assert main(["--real", str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {bad / 'garbage.h5'}: " in err and f"skipped {truncated}: " in err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        "error: nothing selected (2 file(s) skipped); nothing written"
+    ]
+    assert not out.exists()
+
+
+def test_cli_link_dir_with_a_regular_file_is_refused_before_writing(data, tmp_path, capsys):
+    links = tmp_path / "links"
+    (links / "train").mkdir(parents=True)
+    (links / "train" / "notes.txt").write_text("mine")
+    out = tmp_path / "m"
+    assert main(["--real", str(data["real"]), "--out", str(out), "--link-dir", str(links)]) == 2
+    line = error_line(capsys)
+    assert "holds a regular file" in line and str(links / "train" / "notes.txt") in line
+    assert not out.exists()
+
+
+def test_cli_out_defaults_to_a_runs_folder(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--real", str(data["real"]), "--seed", "4"]) == 0
+    assert len(read_manifest(tmp_path / "runs" / "mix" / "seed4" / "manifest.jsonl")) == 10
+    assert (tmp_path / "runs" / "mix" / "seed4" / "mix.json").is_file()

@@ -10,6 +10,7 @@ import pytest
 
 from datagen.manifest import ManifestEntry, write_manifest
 from datagen.validate import ValidateConfig, format_report, main, validate_file, validate_path
+from tests.cli_checks import error_line
 from tests.fixtures_episodes import episode_file_name, make_actions, make_images, write_real_episode_file
 
 
@@ -136,3 +137,48 @@ def test_manifest_input_lists_missing_files_as_invalid(tmp_path):
     manifest = write_manifest(tmp_path / "manifest.jsonl", entries)
     reports = validate_path(manifest)
     assert [r.status for r in reports] == ["OK", "INVALID"]
+
+
+# ------------------------------------------------------------------------------ CLI bad input
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--min-frames", "1"], "min_frames_error=2, min_frames=1"),
+        (["--min-frames-error", "0"], "min_frames_error=0"),
+        (["--dark-mean", "250"], "got 250.0, 245.0"),
+    ],
+)
+def test_cli_bad_thresholds_name_the_value(tmp_path, capsys, args, named):
+    write_real_episode_file(tmp_path / "d" / episode_file_name())
+    assert main([str(tmp_path / "d"), "--out", str(tmp_path / "report"), *args]) == 2
+    assert named in error_line(capsys)
+    assert not (tmp_path / "report").exists()
+
+
+def test_cli_missing_folder_and_bad_report_targets(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in error_line(capsys)
+    write_real_episode_file(tmp_path / "d" / episode_file_name())
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main([str(tmp_path / "d"), "--out", str(taken)]) == 2
+    assert f"--out {taken} is a file" in error_line(capsys)
+    assert main([str(tmp_path / "d"), "--json", str(tmp_path)]) == 2
+    assert f"--json {tmp_path} is a directory" in error_line(capsys)
+
+
+def test_cli_out_folder_gets_the_json_report_with_corrupt_and_truncated_files_invalid(tmp_path, capsys):
+    good = write_real_episode_file(tmp_path / "d" / episode_file_name())
+    truncated = write_real_episode_file(tmp_path / "d" / episode_file_name("right", 1), side="right")
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    garbage = tmp_path / "d" / "garbage.h5"
+    garbage.write_bytes(b"garbage")
+    assert main([str(tmp_path / "d"), "--out", str(tmp_path / "report")]) == 1
+    out = capsys.readouterr()
+    assert (
+        f"INVALID {truncated}" in out.out and f"INVALID {garbage}" in out.out and "Traceback" not in out.err
+    )
+    statuses = {
+        r["path"]: r["status"] for r in json.loads((tmp_path / "report" / "validate.json").read_text())
+    }
+    assert statuses == {str(good): "OK", str(truncated): "INVALID", str(garbage): "INVALID"}
