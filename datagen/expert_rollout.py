@@ -140,7 +140,7 @@ def record_expert_episode(env: MobileNavEnv, expert: Any, scenario: str, seed: i
     exception of the expert or the env is raised.
     """
     recorder = ExpertRecorder(env.config.max_steps)
-    result = rollout(env, expert, seed, {"scenario": scenario}, [recorder])
+    result = rollout(env, expert, seed, {"scenario": scenario}, [recorder], privileged=True)
     if result.error is not None:
         raise result.error
     info = result.info

@@ -83,17 +83,20 @@ def checked_action(action: Any) -> np.ndarray:
 
 
 def rollout(env: Any, policy: Any, seed: int, options: dict[str, Any] | None = None,
-            observers: Sequence[Observer] = (), step_timeout_s: float | None = None) -> RolloutResult:
+            observers: Sequence[Observer] = (), step_timeout_s: float | None = None,
+            privileged: bool | None = None) -> RolloutResult:
     """Run one episode of ``policy`` in ``env`` reset with ``seed`` and ``options``; see the module docstring.
 
     The policy is seeded with ``seed`` (when it has ``seed``) and reset with the episode's instruction.
     ``step_timeout_s``: an ``act`` call slower than this ends the episode with ``PolicyStepError``.
+    ``privileged``: pass ``obs["state"]`` (None: when ``policy.privileged`` says so).
     """
     obs, info = env.reset(seed=seed, options=options)
     for o in observers:
         o.on_reset(env, obs, info)
     result = RolloutResult(info=info)
-    privileged = bool(getattr(policy, "privileged", False))
+    if privileged is None:
+        privileged = bool(getattr(policy, "privileged", False))
     try:
         if hasattr(policy, "seed"):
             policy.seed(seed)
