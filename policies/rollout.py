@@ -84,12 +84,13 @@ def checked_action(action: Any) -> np.ndarray:
 
 def rollout(env: Any, policy: Any, seed: int, options: dict[str, Any] | None = None,
             observers: Sequence[Observer] = (), step_timeout_s: float | None = None,
-            privileged: bool | None = None) -> RolloutResult:
+            privileged: bool | None = None, max_steps: int | None = None) -> RolloutResult:
     """Run one episode of ``policy`` in ``env`` reset with ``seed`` and ``options``; see the module docstring.
 
     The policy is seeded with ``seed`` (when it has ``seed``) and reset with the episode's instruction.
     ``step_timeout_s``: an ``act`` call slower than this ends the episode with ``PolicyStepError``.
-    ``privileged``: pass ``obs["state"]`` (None: when ``policy.privileged`` says so).
+    ``privileged``: pass ``obs["state"]`` (None: when ``policy.privileged`` says so). ``max_steps``: stop
+    after this many actions even when the episode has not ended (None: run to the env's end).
     """
     obs, info = env.reset(seed=seed, options=options)
     for o in observers:
@@ -101,7 +102,7 @@ def rollout(env: Any, policy: Any, seed: int, options: dict[str, Any] | None = N
         if hasattr(policy, "seed"):
             policy.seed(seed)
         policy.reset(obs["instruction"])
-        while not (result.terminated or result.truncated):
+        while not (result.terminated or result.truncated) and (max_steps is None or result.steps < max_steps):
             policy_obs = {**obs, OBS_STATE: env.unwrapped.privileged_state()} if privileged else obs
             for o in observers:
                 o.before_act(env, policy_obs)
@@ -135,6 +136,19 @@ class TrajectoryObserver(Observer):
 
     def on_step(self, env, action, obs, reward, terminated, truncated, info) -> None:
         self.poses.append(list(map(float, env.unwrapped.pose)))
+
+
+class ActionObserver(Observer):
+    """The actions the policy returned, in order (float32 (3,), teleop units)."""
+
+    def __init__(self) -> None:
+        self.actions: list[np.ndarray] = []
+
+    def on_reset(self, env, obs, info) -> None:
+        self.actions = []
+
+    def on_act(self, env, action, elapsed_s) -> None:
+        self.actions.append(action)
 
 
 class FrameObserver(Observer):
