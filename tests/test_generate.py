@@ -112,6 +112,7 @@ def test_retry_uses_a_derived_seed_and_records_the_attempt():
 
 
 # ------------------------------------------------------------------------------------ determinism
+@pytest.mark.slow  # two spawned worker processes (11.5 s at load average 10 on 2 cores)
 def test_worker_count_does_not_change_the_files(tmp_path):
     one = generate(_cfg(tmp_path / "w1", 4, "workers=1"))
     two = generate(_cfg(tmp_path / "w2", 4, "workers=2"))
