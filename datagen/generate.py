@@ -1,6 +1,6 @@
 """Sim dataset generation in the real HDF5 schema.
 
-``python -m datagen.generate --episodes 5000 --out DIR [--workers W --seed S] [key=value ...]``
+``python -m datagen.generate --episodes 5000 [--out DIR --workers W --seed S] [key=value ...]``
 ``python -m datagen.generate --multirun --out DIR shard=0,1,2,3 num_shards=4 hydra/launcher=joblib``
 ``python -m datagen.generate --merge DIR [--rebuild]``
 
