@@ -14,6 +14,15 @@ LATENCY_MODES = ("none", "fixed", "measured")
 ``delay_ms`` first; ``measured``: it runs on for the wall-clock time since the last observation."""
 
 
+def check_latency_settings(mode: str, delay_ms: float) -> None:
+    """``ValueError`` naming ``latency_in_loop.mode`` or ``latency_in_loop.delay_ms`` when invalid."""
+    if mode not in LATENCY_MODES:
+        raise ValueError(f"latency_in_loop.mode={mode!r} is invalid; valid: {', '.join(LATENCY_MODES)}")
+    if isinstance(delay_ms, bool) or not isinstance(delay_ms, (int, float)) \
+            or not (math.isfinite(delay_ms) and delay_ms >= 0):
+        raise ValueError(f"latency_in_loop.delay_ms={delay_ms!r} is invalid; expected a number >= 0")
+
+
 class CommandLatency(gym.Wrapper):
     """Latency in the loop: while the policy thinks, the robot keeps executing its previous command.
 
@@ -27,11 +36,7 @@ class CommandLatency(gym.Wrapper):
     def __init__(self, env: gym.Env, mode: str = "none", delay_ms: float = 0.0,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(env)
-        if mode not in LATENCY_MODES:
-            raise ValueError(f"latency_in_loop.mode={mode!r} is invalid; valid: {', '.join(LATENCY_MODES)}")
-        if isinstance(delay_ms, bool) or not isinstance(delay_ms, (int, float)) \
-                or not (math.isfinite(delay_ms) and delay_ms >= 0):
-            raise ValueError(f"latency_in_loop.delay_ms={delay_ms!r} is invalid; expected a number >= 0")
+        check_latency_settings(mode, delay_ms)
         self.mode = mode
         self.delay_ms = float(delay_ms)
         self._clock = clock

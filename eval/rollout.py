@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from envs.nav_env import MobileNavEnv
-from envs.wrappers import LATENCY_MODES, CommandLatency
+from envs.wrappers import LATENCY_MODES, CommandLatency, check_latency_settings
 from eval.metrics import soft_spl, spl
 from eval.step_latency import EpisodeLatency, next_call_is_warmup
 from policies.rollout import FrameObserver, Observer, PolicyStepError, TrajectoryObserver, rollout
@@ -55,12 +55,7 @@ class LoopSettings:
     step_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.latency_mode not in LATENCY_MODES:
-            raise ValueError(
-                f"latency_in_loop.mode={self.latency_mode!r} is invalid; valid: {', '.join(LATENCY_MODES)}"
-            )
-        if not (math.isfinite(self.delay_ms) and self.delay_ms >= 0):
-            raise ValueError(f"latency_in_loop.delay_ms={self.delay_ms!r} is invalid; expected a number >= 0")
+        check_latency_settings(self.latency_mode, self.delay_ms)
         if not self.step_timeout_s > 0:
             raise ValueError(f"step_timeout_s={self.step_timeout_s!r} is invalid; expected > 0")
 
