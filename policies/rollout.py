@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -64,8 +64,6 @@ class RolloutResult:
     truncated: bool = False
     error: BaseException | None = None
     error_trace: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    """What observers leave for the caller (free-form, by observer)."""
 
     @property
     def error_text(self) -> str | None:
