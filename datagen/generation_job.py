@@ -46,10 +46,10 @@ class Runtime:
 
 
 def make_runtime(cfg: DictConfig) -> Runtime:
-    from datagen.expert_rollout import FramelessNavEnv
+    from envs.nav_env import MobileNavEnv
 
     suite = build_suite(cfg)
-    env = FramelessNavEnv(config=sim_settings(cfg), suite=suite)
+    env = MobileNavEnv(config=sim_settings(cfg), suite=suite, observe_rgb=False)  # frames: ExpertRecorder
     settings = RunSettings.from_config(cfg)
     return Runtime(cfg, env, make_expert(cfg), suite, config_hash(cfg), settings.out, settings.gzip_level,
                     settings.max_attempts)

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from datagen.expert_rollout import FramelessNavEnv, attempt_seed, record_successful_episode
+from datagen.expert_rollout import attempt_seed, record_successful_episode
 from datagen.generate import GenerationError, build_suite, generate, load_config, main, merge, output_dir
 from datagen.manifest import file_sha256, read_manifest
 from datagen.schema import bgr_to_rgb, parse_episode_name, read_episode
@@ -82,7 +82,7 @@ def test_frames_are_the_plain_env_observations_in_bgr(tmp_path):
 
 
 def test_retry_uses_a_derived_seed_and_records_the_attempt():
-    env = FramelessNavEnv(config={"camera": {"width": 32, "height": 18}})
+    env = MobileNavEnv(config={"camera": {"width": 32, "height": 18}}, observe_rgb=False)
     expert = ScriptedExpert(variation=0.6)
 
     class FailsFirst:

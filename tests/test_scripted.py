@@ -27,6 +27,7 @@ def drive(env, policy, scenario, seed, instruction=None):
     return result.info, actions.actions
 
 
+@pytest.mark.slow  # every scenario with full randomisation: 13.0 s in the -n 2 suite at load average 11
 def test_expert_succeeds_everywhere_with_full_randomisation(env):
     expert = make_policy("scripted")
     failures = []
