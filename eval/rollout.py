@@ -1,7 +1,10 @@
 """One closed-loop episode: env + policy → a results row (and optionally the ego frames).
 
-The row's fields are those of ``results.json`` (see ``eval/closed_loop.py``); distances in metres,
-angles in radians, times in seconds or milliseconds as their names say.
+The episode runs through the bench's one loop (``policies.rollout.rollout``) with the latency setting as
+an ``envs.wrappers.CommandLatency`` wrapper and three observers: the trajectory, the per-step policy
+latency (``LatencyObserver``) and, for videos, the frames. The row's fields are those of
+``results.json`` (see ``eval/closed_loop.py``); distances in metres, angles in radians, times in seconds
+or milliseconds as their names say.
 """
 
 from __future__ import annotations
