@@ -44,15 +44,15 @@ class Runtime:
     max_attempts: int
 
 
-
 def make_runtime(cfg: DictConfig) -> Runtime:
+    """The env (no per-step frames: ``ExpertRecorder`` renders the ones it keeps), expert and suite."""
     from envs.nav_env import MobileNavEnv
 
     suite = build_suite(cfg)
-    env = MobileNavEnv(config=sim_settings(cfg), suite=suite, observe_rgb=False)  # frames: ExpertRecorder
+    env = MobileNavEnv(config=sim_settings(cfg), suite=suite, observe_rgb=False)
     settings = RunSettings.from_config(cfg)
     return Runtime(cfg, env, make_expert(cfg), suite, config_hash(cfg), settings.out, settings.gzip_level,
-                    settings.max_attempts)
+                   settings.max_attempts)
 
 
 def _actions_digest(actions) -> str:
