@@ -10,9 +10,11 @@ Row layout (N = 1 + ``max_steps`` rows, 18 with the default 17 actions):
   stop actions with the same final frame, recorded without stepping the env, so every episode has the
   real data's N = 1 + 17.
 
-Frames are rendered lazily: a new frame only when the robot pose changed since the last render, and
-never after the last action, so an episode costs at most ``max_steps`` renders. ``FramelessNavEnv``
-skips the env's own per-step render; the frames are ``env.render()`` at the same pose, so they are the
+Episodes run through the one episode loop (``policies.rollout.rollout``); ``ExpertRecorder`` is the
+observer that lays out the rows. Frames are rendered lazily: a new frame only when the robot pose changed
+since the last render, and never after the last action, so an episode costs at most ``max_steps``
+renders. The env runs with ``observe_rgb=False`` (``FramelessNavEnv``: no per-step render; the expert is
+privileged and never looks at pixels); the frames are ``env.render()`` at the same pose, so they are the
 observations a plain ``MobileNavEnv`` returns (a test checks that).
 
 Poses are ``(x, y, yaw)`` of the robot base in the world frame (metres, radians).
@@ -27,7 +29,7 @@ import numpy as np
 
 from datagen.schema import EVENT_EPISODE_START, EVENT_START_ACTION, EVENT_STOP_ACTION
 from envs.nav_env import MobileNavEnv
-from policies.base import OBS_INSTRUCTION, OBS_RGB, OBS_STATE
+from policies.rollout import Observer, RolloutResult, rollout
 from sim.protocol import KEY_ACTIONS, STOP_ACTION
 from sim.scenario import Scenario
 
@@ -37,15 +39,15 @@ _KEY_OF = {v: ("." if k == " " else k) for k, v in KEY_ACTIONS.items()}
 
 
 class FramelessNavEnv(MobileNavEnv):
-    """``MobileNavEnv`` whose ``reset``/``step`` observations carry ``rgb=None`` (no render).
+    """``MobileNavEnv(observe_rgb=False)``: ``reset``/``step`` observations carry ``rgb=None`` (no render).
 
     The recorder renders with ``render()`` only the frames it stores; physics, randomisation and
     ``info`` are the parent's, untouched.
     """
 
-    def _observation(self) -> dict[str, Any]:
-        assert self.scenario is not None
-        return {OBS_RGB: None, OBS_INSTRUCTION: self.scenario.instruction}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["observe_rgb"] = False
+        super().__init__(*args, **kwargs)
 
 
 @dataclass
@@ -75,6 +77,44 @@ class ExpertEpisode:
         return int(self.frames.shape[0])
 
 
+class ExpertRecorder(Observer):
+    """Rollout observer laying out the real collector's rows (module docstring): a lazily rendered frame,
+    the action, its event type and the frame's pose per action; stop rows pad a stop in the goal."""
+
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = int(max_steps)
+        self.renders = 0
+        self.frames: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+        self.events: list[str] = []
+        self.poses: list[tuple[float, float, float]] = []
+
+    def on_reset(self, env, obs, info) -> None:
+        self._frame, self._frame_pose = env.unwrapped.render(), env.unwrapped.pose
+        self.renders = 1
+        self._row(STOP_ACTION.copy(), EVENT_EPISODE_START)
+
+    def before_act(self, env, obs) -> None:
+        if env.unwrapped.pose != self._frame_pose:
+            self._frame, self._frame_pose = env.unwrapped.render(), env.unwrapped.pose
+            self.renders += 1
+
+    def on_act(self, env, action, elapsed_s) -> None:
+        self._row(action, EVENT_STOP_ACTION if is_stop(action) else EVENT_START_ACTION)
+
+    def on_end(self, env, result: RolloutResult) -> None:
+        if result.error is None and result.info["success"]:
+            # Stopped inside the goal: the operator keeps pressing stop; the robot (and frame) stay put.
+            for _ in range(self.max_steps - result.steps):
+                self._row(STOP_ACTION.copy(), EVENT_STOP_ACTION)
+
+    def _row(self, action: np.ndarray, event: str) -> None:
+        self.frames.append(self._frame)
+        self.actions.append(action)
+        self.events.append(event)
+        self.poses.append(self._frame_pose)
+
+
 def is_stop(action: np.ndarray) -> bool:
     return bool(np.abs(np.asarray(action, np.float32)).max() <= STOP_TOLERANCE)
 
@@ -96,58 +136,28 @@ def record_expert_episode(env: MobileNavEnv, expert: Any, scenario: str, seed: i
     """Run the privileged ``expert`` through ``scenario`` reset with ``seed`` and record every row.
 
     ``env.config.max_steps`` actions are recorded (see the module docstring for the row layout). A
-    failed attempt (collision, timeout, ...) is returned with ``success=False`` and its rows so far.
+    failed attempt (collision, timeout, ...) is returned with ``success=False`` and its rows so far; an
+    exception of the expert or the env is raised.
     """
-    env.reset(seed=seed, options={"scenario": scenario})
+    recorder = ExpertRecorder(env.config.max_steps)
+    result = rollout(env, expert, seed, {"scenario": scenario}, [recorder], privileged=True)
+    if result.error is not None:
+        raise result.error
+    info = result.info
     assert env.scenario is not None
-    instruction = env.scenario.instruction
-    if hasattr(expert, "seed"):
-        expert.seed(seed)
-    expert.reset(instruction)
-    max_steps = env.config.max_steps
-
-    frame = env.render()
-    frame_pose = env.pose
-    renders = 1
-    frames, actions, events, poses = [frame], [STOP_ACTION.copy()], [EVENT_EPISODE_START], [frame_pose]
-    info: dict[str, Any] = {"success": False, "failure_reason": None}
-    done = False
-    steps = 0
-    for _ in range(max_steps):
-        if done:
-            # Stopped inside the goal: the operator keeps pressing stop; the robot (and frame) stay put.
-            frames.append(frame)
-            actions.append(STOP_ACTION.copy())
-            events.append(EVENT_STOP_ACTION)
-            poses.append(frame_pose)
-            continue
-        if env.pose != frame_pose:
-            frame, frame_pose = env.render(), env.pose
-            renders += 1
-        obs = {OBS_RGB: frame, OBS_INSTRUCTION: instruction, OBS_STATE: env.privileged_state()}
-        action = np.asarray(expert.act(obs), dtype=np.float32).reshape(3)
-        frames.append(frame)
-        actions.append(action)
-        events.append(EVENT_STOP_ACTION if is_stop(action) else EVENT_START_ACTION)
-        poses.append(frame_pose)
-        _, _, terminated, truncated, info = env.step(action)
-        steps += 1
-        done = terminated or truncated
-        if done and not info["success"]:
-            break
     return ExpertEpisode(
-        frames=np.stack(frames),
-        actions=np.stack(actions).astype(np.float32),
-        event_types=events,
-        poses=np.asarray(poses, dtype=np.float64),
+        frames=np.stack(recorder.frames),
+        actions=np.stack(recorder.actions).astype(np.float32),
+        event_types=recorder.events,
+        poses=np.asarray(recorder.poses, dtype=np.float64),
         scenario=env.scenario,
         seed=int(seed),
         success=bool(info["success"]),
         failure_reason=None if info["success"] else (info.get("failure_reason") or "timeout"),
-        env_steps=steps,
+        env_steps=result.steps,
         path_length_m=float(info.get("path_length", 0.0)),
         final_distance_m=float(info.get("distance_to_goal", float("nan"))),
-        renders=renders,
+        renders=recorder.renders,
     )
 
 

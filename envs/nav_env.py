@@ -9,6 +9,7 @@ ending inside the goal region).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import string
 from typing import Any
@@ -17,13 +18,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.task import NavTask
 from sim.config import SimConfig, sim_config
 from sim.scenario import Scenario, build_scenario, wrap_angle
 from sim.suites import Suite, load_suite, suite_from_mapping
 from sim.world import World
 
 INSTRUCTION_CHARSET = string.ascii_letters + string.digits + " .,;:'-_<>/()!?"
-FAILURE_REASONS = ("collision", "timeout", "stopped_short", "wrong_side", "left_arena", "policy_error")
 
 
 class MobileNavEnv(gym.Env):
@@ -33,6 +34,11 @@ class MobileNavEnv(gym.Env):
     ``s``); without a scenario option one is drawn from the configured suite. ``info`` carries
     ``success``, ``collision``, ``failure_reason``, ``pose`` (x, y, yaw), ``distance_to_goal`` (m),
     ``heading_error`` (rad), ``went_side``, ``path_length`` (m), ``action_clipped`` and the scenario.
+
+    The env composes the world (``sim.World``: bodies, camera, sweeps), the robot (``OmniBase``: a command
+    → a motion) and the task (``envs.task.NavTask``: success, failure reason, reward, termination).
+    ``observe_rgb=False`` leaves the frame out of the observations (``rgb`` is None, outside the
+    observation space) for recorders that ``render()`` only the frames they keep.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -42,6 +48,7 @@ class MobileNavEnv(gym.Env):
         config: SimConfig | dict | None = None,
         suite: Suite | str | dict | None = None,
         render_mode: str | None = "rgb_array",
+        observe_rgb: bool = True,
     ) -> None:
         super().__init__()
         self.config = config if isinstance(config, SimConfig) else sim_config(config)
@@ -66,8 +73,9 @@ class MobileNavEnv(gym.Env):
         self.world = World(self.config)
         self.scenario: Scenario | None = None
         self._noise = self.config.randomization.on("actuation_noise")
-        self.command_delay_s = 0.0
-        """Latency in the loop: seconds the previous command keeps running before the next one starts."""
+        self.task = NavTask(self.config.max_steps)
+        self.observe_rgb = bool(observe_rgb)
+        self._delay_s = 0.0
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -90,16 +98,17 @@ class MobileNavEnv(gym.Env):
             layout=self.config.layout,
         )
         if options.get("instruction") is not None:
-            scenario = _with_instruction(scenario, str(options["instruction"]))
+            scenario = dataclasses.replace(scenario, instruction=str(options["instruction"]))
         self.scenario = scenario
+        self.task.reset(scenario)
         self.world.apply(scenario)
         self._pose = tuple(float(v) for v in scenario.start)
         self._steps = 0
         self._path_length = 0.0
         self._sim_time = 0.0
-        self._went_side: str | None = None
         self._done = False
         self._last_command: np.ndarray | None = None
+        self._delay_s = 0.0
         self._last_info = self._info(collision=False, contacts=[], clipped=False, success=False, reason=None)
         return self._observation(), dict(self._last_info)
 
@@ -110,53 +119,18 @@ class MobileNavEnv(gym.Env):
             raise RuntimeError("the episode has ended; call reset() before step()")
         command, clipped = self.world.base.clip(validate_action(action))
         self._steps += 1
-        prev_dist = self._distance_to_goal()
-        contacts = []
-        if self.command_delay_s > 0 and self._last_command is not None:
-            carry = self.world.base.plan(
-                self._pose, self._last_command, None, duration_s=self.command_delay_s
-            )
-            self._sim_time += carry.duration_s
-            contacts = self._execute(carry)
+        prev_distance = self.task.distance_to_goal(self._pose)
+        contacts = self._carry_previous_command()
         motion = self.world.base.plan(self._pose, command, self.np_random if self._noise else None)
         self._last_command = command
-        if not contacts:
-            self._sim_time += motion.duration_s
+        if not contacts:  # a collision while the previous command ran on: the new one never starts
             contacts = self._execute(motion)
-        in_goal = self.scenario.goal.contains(*self._pose)
-        left_arena = any(c.category == "wall" for c in contacts)
-        collision = bool(contacts) and not left_arena
-        stopped_in_goal = not motion.moved and in_goal
-        truncated = self._steps >= self.config.max_steps
-        terminated = collision or left_arena or stopped_in_goal
-        success = in_goal and not (collision or left_arena) and (stopped_in_goal or truncated)
-        reason = None
-        if collision:
-            reason = "collision"
-        elif left_arena:
-            reason = "left_arena"
-        elif truncated and not success:
-            reason = self._timeout_reason()
-        self._done = terminated or truncated
-        reward = (
-            (prev_dist - self._distance_to_goal())
-            + (1.0 if success else 0.0)
-            - (1.0 if collision or left_arena else 0.0)
-        )
-        self._last_info = self._info(
-            collision=collision or left_arena,
-            contacts=contacts,
-            clipped=clipped,
-            success=success,
-            reason=reason,
-        )
-        return (
-            self._observation(),
-            float(reward),
-            bool(terminated),
-            bool(truncated and not terminated),
-            dict(self._last_info),
-        )
+        outcome = self.task.judge(self._pose, contacts, motion.moved, self._steps, prev_distance)
+        self._done = outcome.terminated or outcome.truncated
+        self._last_info = self._info(collision=outcome.collision, contacts=contacts, clipped=clipped,
+                                     success=outcome.success, reason=outcome.failure_reason)
+        obs = self._observation()
+        return obs, outcome.reward, outcome.terminated, outcome.truncated, dict(self._last_info)
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array" or self.scenario is None:
@@ -167,14 +141,32 @@ class MobileNavEnv(gym.Env):
         self.world.close()
         super().close()
 
+    # ------------------------------------------------------------------ latency in the loop
+    def delay_next_command(self, seconds: float) -> None:
+        """Latency in the loop: the previous command keeps running for ``seconds`` before the next
+        ``step``'s command starts (used once, by that step; ``envs.wrappers.CommandLatency`` calls it)."""
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"command delay {seconds!r} s is invalid; expected a finite number >= 0")
+        self._delay_s = float(seconds)
+
+    def _carry_previous_command(self) -> list:
+        """Run the previous command for the pending delay (none before the first command); contacts."""
+        delay, self._delay_s = self._delay_s, 0.0
+        if delay <= 0 or self._last_command is None:
+            return []
+        carry = self.world.base.plan(self._pose, self._last_command, None, duration_s=delay)
+        return self._execute(carry)
+
     # ------------------------------------------------------------------ helpers
     def _execute(self, motion) -> list:
-        """Sweep the robot along ``motion``; it stays at the last collision-free pose. Returns contacts."""
+        """Sweep the robot along ``motion`` (its duration counts as sim time); it stays at the last
+        collision-free pose. Returns the contacts."""
+        self._sim_time += motion.duration_s
         if not motion.moved:
             return []
         last_free, contacts = self.world.sweep(motion.poses)
         new_pose = self._pose if last_free < 0 else tuple(float(v) for v in motion.poses[last_free])
-        self._track_side(self._pose, new_pose)
+        self.task.track_motion(self._pose, new_pose)
         self._path_length += math.hypot(new_pose[0] - self._pose[0], new_pose[1] - self._pose[1])
         self._pose = new_pose
         self.world.set_robot_pose(self._pose)
@@ -197,29 +189,8 @@ class MobileNavEnv(gym.Env):
 
     def _observation(self) -> dict[str, Any]:
         assert self.scenario is not None
-        return {"rgb": self.world.render(self._pose), "instruction": self.scenario.instruction}
-
-    def _distance_to_goal(self) -> float:
-        goal = self.scenario.goal  # type: ignore[union-attr]
-        return math.hypot(self._pose[0] - goal.x, self._pose[1] - goal.y)
-
-    def _track_side(self, old, new) -> None:
-        ob = self.scenario.primary_obstacle  # type: ignore[union-attr]
-        if ob is None or self._went_side is not None:
-            return
-        if old[0] < ob.x <= new[0]:
-            t = (ob.x - old[0]) / (new[0] - old[0])
-            y = old[1] + t * (new[1] - old[1])
-            self._went_side = "left" if y > ob.y else "right"
-
-    def _timeout_reason(self) -> str:
-        scenario = self.scenario
-        assert scenario is not None
-        if scenario.side in ("left", "right") and self._went_side not in (None, scenario.side):
-            return "wrong_side"
-        if self._pose[0] < scenario.goal.x - scenario.goal.radius:
-            return "stopped_short"
-        return "timeout"
+        rgb = self.world.render(self._pose) if self.observe_rgb else None
+        return {"rgb": rgb, "instruction": self.scenario.instruction}
 
     def _info(self, *, collision: bool, contacts, clipped: bool, success: bool, reason: str | None) -> dict:
         scenario = self.scenario
@@ -230,10 +201,10 @@ class MobileNavEnv(gym.Env):
             "collided_with": [c.body for c in contacts],
             "failure_reason": reason,
             "pose": np.array(self._pose, dtype=np.float64),
-            "distance_to_goal": self._distance_to_goal(),
+            "distance_to_goal": self.task.distance_to_goal(self._pose),
             "heading_error": abs(wrap_angle(self._pose[2] - scenario.goal.heading)),
-            "in_goal": scenario.goal.contains(*self._pose),
-            "went_side": self._went_side,
+            "in_goal": self.task.in_goal(self._pose),
+            "went_side": self.task.went_side,
             "path_length": self._path_length,
             "sim_time": self._sim_time,
             "steps": self._steps,
@@ -259,8 +230,3 @@ def validate_action(action: Any) -> np.ndarray:
         )
     return arr
 
-
-def _with_instruction(scenario: Scenario, instruction: str) -> Scenario:
-    import dataclasses
-
-    return dataclasses.replace(scenario, instruction=instruction)

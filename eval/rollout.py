@@ -1,30 +1,30 @@
 """One closed-loop episode: env + policy → a results row (and optionally the ego frames).
 
-The row's fields are those of ``results.json`` (see ``eval/closed_loop.py``); distances in metres,
-angles in radians, times in seconds or milliseconds as their names say.
+The episode runs through the bench's one loop (``policies.rollout.rollout``) with the latency setting as
+an ``envs.wrappers.CommandLatency`` wrapper and three observers: the trajectory, the per-step policy
+latency (``LatencyObserver``) and, for videos, the frames. The row's fields are those of
+``results.json`` (see ``eval/closed_loop.py``); distances in metres, angles in radians, times in seconds
+or milliseconds as their names say.
 """
 
 from __future__ import annotations
 
 import math
-import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from envs.nav_env import MobileNavEnv
+from envs.wrappers import LATENCY_MODES, CommandLatency, check_latency_settings
 from eval.metrics import soft_spl, spl
 from eval.step_latency import EpisodeLatency, next_call_is_warmup
-from policies.base import OBS_STATE
+from policies.rollout import FrameObserver, Observer, PolicyStepError, TrajectoryObserver, rollout
 from sim.taxonomy import instruction_for, instruction_side, mirror_instruction
 
-LATENCY_MODES = ("none", "fixed", "measured")
-
-
-class PolicyStepError(RuntimeError):
-    """The policy raised, returned a bad action, or took longer than the step timeout."""
+__all__ = [
+    "LATENCY_MODES", "EpisodeSpec", "LoopSettings", "PolicyStepError", "path_efficiency", "run_episode",
+]
 
 
 @dataclass(frozen=True)
@@ -40,33 +40,45 @@ class EpisodeSpec:
     def key(self) -> str:
         return f"{self.episode}{'-flipped' if self.flipped else ''}"
 
+    def reset_options(self) -> dict[str, Any]:
+        """The ``env.reset`` options: the scenario, and the mirrored instruction of a flipped twin."""
+        options: dict[str, Any] = {"scenario": self.scenario}
+        if self.flipped:
+            options["instruction"] = mirror_instruction(instruction_for(self.scenario))
+        return options
+
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """Latency in the loop and the per-step policy timeout."""
+    """Latency in the loop (``envs.wrappers.CommandLatency``) and the per-step policy timeout."""
 
     latency_mode: str = "none"
     delay_ms: float = 0.0
     step_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.latency_mode not in LATENCY_MODES:
-            raise ValueError(
-                f"latency_in_loop.mode={self.latency_mode!r} is invalid; valid: {', '.join(LATENCY_MODES)}"
-            )
-        if not (math.isfinite(self.delay_ms) and self.delay_ms >= 0):
-            raise ValueError(f"latency_in_loop.delay_ms={self.delay_ms!r} is invalid; expected a number >= 0")
+        check_latency_settings(self.latency_mode, self.delay_ms)
         if not self.step_timeout_s > 0:
             raise ValueError(f"step_timeout_s={self.step_timeout_s!r} is invalid; expected > 0")
 
 
-def _checked_action(action: Any) -> np.ndarray:
-    arr = np.asarray(action, dtype=np.float32)
-    if arr.shape != (3,):
-        raise PolicyStepError(f"policy returned an action of shape {arr.shape}; expected (3,)")
-    if not np.all(np.isfinite(arr)):
-        raise PolicyStepError(f"policy returned a non-finite action {arr.tolist()}")
-    return arr
+class LatencyObserver(Observer):
+    """Per-step policy latency: the policy's own component timing (``last_timing``) or the wall-clock
+    time of ``act``, the instance's first calls kept apart as warm-up (``eval.step_latency``)."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.timings = EpisodeLatency()
+        self._warmup = False
+
+    def before_act(self, env, obs) -> None:
+        self._warmup = next_call_is_warmup(self.policy)
+
+    def on_act(self, env, action, elapsed_s: float) -> None:
+        timing = getattr(self.policy, "last_timing", None)
+        parts = timing.as_dict() if timing is not None else {}
+        parts["total_ms"] = parts.get("total_ms") or elapsed_s * 1e3
+        self.timings.add(parts, self._warmup)
 
 
 def path_efficiency(
@@ -94,47 +106,24 @@ def path_efficiency(
 def run_episode(
     env: MobileNavEnv, policy: Any, spec: EpisodeSpec, settings: LoopSettings, record_frames: bool = False
 ) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """Run one episode; returns its results row and (when ``record_frames``) the ego RGB frames."""
-    options: dict[str, Any] = {"scenario": spec.scenario}
-    if spec.flipped:
-        options["instruction"] = mirror_instruction(instruction_for(spec.scenario))
-    obs, info = env.reset(seed=spec.seed, options=options)
+    """Run one episode (``policies.rollout.rollout``); returns its results row and (when
+    ``record_frames``) the ego RGB frames."""
+    trajectory, latency = TrajectoryObserver(), LatencyObserver(policy)
+    frames = FrameObserver()
+    observers: list[Observer] = [trajectory, latency, *([frames] if record_frames else [])]
+    wrapped = CommandLatency(env, settings.latency_mode, settings.delay_ms)
+    result = rollout(wrapped, policy, spec.seed, spec.reset_options(), observers, settings.step_timeout_s)
+    return episode_row(env, spec, result.info, result.error_text, result.error_trace, trajectory.poses,
+                       latency.timings), frames.frames
+
+
+def episode_row(env: MobileNavEnv, spec: EpisodeSpec, info: dict[str, Any], error: str | None,
+                error_trace: str | None, trajectory: list[list[float]], timings: EpisodeLatency
+                ) -> dict[str, Any]:
+    """The results row of a finished episode (``info``: the env's last info; ``error``: the policy's
+    error text, None when the episode ran to its end)."""
     scenario = env.scenario
     assert scenario is not None
-    frames = [obs["rgb"]] if record_frames else []
-    trajectory = [list(map(float, env.pose))]
-    timings = EpisodeLatency()
-    error = None
-    privileged = bool(getattr(policy, "privileged", False))
-    env.command_delay_s = settings.delay_ms / 1e3 if settings.latency_mode == "fixed" else 0.0
-    terminated = truncated = False
-    try:
-        if hasattr(policy, "seed"):
-            policy.seed(spec.seed)
-        policy.reset(obs["instruction"])
-        while not (terminated or truncated):
-            policy_obs = {**obs, OBS_STATE: env.privileged_state()} if privileged else obs
-            warmup = next_call_is_warmup(policy)
-            start = time.perf_counter()
-            action = _checked_action(policy.act(policy_obs))
-            elapsed = time.perf_counter() - start
-            if elapsed > settings.step_timeout_s:
-                raise PolicyStepError(
-                    f"policy step took {elapsed:.1f} s > step_timeout_s={settings.step_timeout_s}"
-                )
-            timing = getattr(policy, "last_timing", None)
-            parts = timing.as_dict() if timing is not None else {}
-            parts["total_ms"] = parts.get("total_ms") or elapsed * 1e3
-            timings.add(parts, warmup)
-            if settings.latency_mode == "measured":
-                env.command_delay_s = elapsed
-            obs, _, terminated, truncated, info = env.step(action)
-            trajectory.append(list(map(float, env.pose)))
-            if record_frames:
-                frames.append(obs["rgb"])
-    except Exception as exc:  # noqa: BLE001 - any policy failure is recorded, the run goes on
-        error = f"{type(exc).__name__}: {exc}"
-        error_trace = traceback.format_exc(limit=3)
     robot_radius = env.config.robot.radius
     success = bool(info["success"]) and error is None
     reason = "policy_error" if error is not None else (None if success else info["failure_reason"])
@@ -143,7 +132,7 @@ def run_episode(
     path_length = float(info["path_length"])
     final_xy = (float(env.pose[0]), float(env.pose[1]))
     path_metrics = path_efficiency(scenario, robot_radius, final_xy, success, path_length)
-    row = {
+    return {
         "episode": spec.episode,
         "seed": spec.seed,
         "scenario": scenario.name,
@@ -173,4 +162,3 @@ def run_episode(
         "scene": {**scenario.as_record(), "robot_radius": robot_radius},
         "video": None,
     }
-    return row, frames

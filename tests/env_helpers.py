@@ -6,23 +6,31 @@ import hashlib
 
 import numpy as np
 
+from policies.rollout import FrameObserver, TrajectoryObserver, rollout
 from sim.protocol import keys_to_actions
 
 SCRIPT = keys_to_actions("W W Q Q W E A D W")
 
 
+class ScriptPolicy:
+    """Plays ``SCRIPT`` (one action per call, in order)."""
+
+    def reset(self, instruction: str) -> None:
+        self._next = iter(SCRIPT)
+
+    def act(self, obs) -> np.ndarray:
+        return next(self._next)
+
+
 def rollout_hashes(env, seed: int, scenario: str) -> tuple[list[str], list[tuple[float, float, float]]]:
     """sha256 of every frame and every pose of a fixed action script (stops at episode end)."""
-    obs, _ = env.reset(seed=seed, options={"scenario": scenario})
-    hashes = [hashlib.sha256(obs["rgb"].tobytes()).hexdigest()]
-    poses = [tuple(env.pose)]
-    for action in SCRIPT:
-        obs, _, terminated, truncated, _ = env.step(action)
-        hashes.append(hashlib.sha256(obs["rgb"].tobytes()).hexdigest())
-        poses.append(tuple(env.pose))
-        if terminated or truncated:
-            break
-    return hashes, poses
+    frames, poses = FrameObserver(), TrajectoryObserver()
+    options = {"scenario": scenario}
+    result = rollout(env, ScriptPolicy(), seed, options, [frames, poses], max_steps=len(SCRIPT))
+    if result.error is not None:
+        raise result.error
+    hashes = [hashlib.sha256(frame.tobytes()).hexdigest() for frame in frames.frames]
+    return hashes, [tuple(pose) for pose in poses.poses]
 
 
 def digest(hashes: list[str], poses) -> str:

@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
-from datagen.expert_rollout import FramelessNavEnv, attempt_seed, record_successful_episode
-from datagen.generate import GenerationError, build_suite, generate, load_config, main, merge
+from datagen.expert_rollout import attempt_seed, record_successful_episode
+from datagen.generate import GenerationError, build_suite, generate, load_config, main, merge, output_dir
 from datagen.manifest import file_sha256, read_manifest
 from datagen.schema import bgr_to_rgb, parse_episode_name, read_episode
 from datagen.validate import STATUS_INVALID, validate_path
@@ -82,7 +82,7 @@ def test_frames_are_the_plain_env_observations_in_bgr(tmp_path):
 
 
 def test_retry_uses_a_derived_seed_and_records_the_attempt():
-    env = FramelessNavEnv(config={"camera": {"width": 32, "height": 18}})
+    env = MobileNavEnv(config={"camera": {"width": 32, "height": 18}}, observe_rgb=False)
     expert = ScriptedExpert(variation=0.6)
 
     class FailsFirst:
@@ -112,6 +112,7 @@ def test_retry_uses_a_derived_seed_and_records_the_attempt():
 
 
 # ------------------------------------------------------------------------------------ determinism
+@pytest.mark.slow  # two spawned worker processes (11.5 s at load average 10 on 2 cores)
 def test_worker_count_does_not_change_the_files(tmp_path):
     one = generate(_cfg(tmp_path / "w1", 4, "workers=1"))
     two = generate(_cfg(tmp_path / "w2", 4, "workers=2"))
@@ -262,7 +263,12 @@ def test_bad_settings_name_the_key(tmp_path):
         generate(_cfg(tmp_path, 2, "shard=2", "num_shards=2"))
     with pytest.raises(ValueError, match="tag_weights.side.middle"):
         build_suite(_cfg(tmp_path, 2, "+tag_weights.side.middle=1"))
-    assert main(["--episodes", "1", *SMALL]) == 2  # no --out
+    # without --out the folder is runs/datagen.generate/<suite>-seed<seed>-n<episodes>
+    default = output_dir(load_config(["episodes=7", "seed=3"]))
+    assert default == Path("runs/datagen.generate/bottle_2025-seed3-n7")
+    assert output_dir(load_config(["suite=bottle_core_medium"])).name == "bottle_core_medium-seed0-n5000"
+    (tmp_path / "file").write_text("x")
+    assert main(["--episodes", "1", "--out", str(tmp_path / "file"), *SMALL]) == 2  # --out is a file
 
 
 def test_files_hold_bgr_and_sim_group(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 from envs import MobileNavEnv
 from policies import available_policies, make_policy
+from policies.rollout import ActionObserver, rollout
 from sim.protocol import KEY_ACTIONS
 from sim.scenario import all_scenario_names, mirror_instruction
 
@@ -15,21 +16,18 @@ ENV_CONFIG = SMALL  # the conftest env fixture
 
 
 def drive(env, policy, scenario, seed, instruction=None):
+    """One episode through the bench's loop with the privileged state; (last info, actions)."""
     options = {"scenario": scenario}
     if instruction is not None:
         options["instruction"] = instruction
-    obs, info = env.reset(seed=seed, options=options)
-    policy.seed(seed)
-    policy.reset(obs["instruction"])
-    actions = []
-    while True:
-        action = policy.act({**obs, "state": env.privileged_state()})
-        actions.append(action)
-        obs, _, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
-            return info, actions
+    actions = ActionObserver()
+    result = rollout(env, policy, seed, options, [actions], privileged=True)
+    if result.error is not None:
+        raise result.error
+    return result.info, actions.actions
 
 
+@pytest.mark.slow  # every scenario with full randomisation: 13.0 s in the -n 2 suite at load average 11
 def test_expert_succeeds_everywhere_with_full_randomisation(env):
     expert = make_policy("scripted")
     failures = []
