@@ -28,6 +28,7 @@ from policies.vla.config import (
     ActionAdapterConfig,
     ModelConfig,
     PreprocessConfig,
+    diff,
     from_dict,
     merge,
     resolve_path,
@@ -290,10 +291,21 @@ def _settle(cls: type, saved: Any, requested: Mapping[str, Any] | None, kind: st
     if not requested:
         return saved
     final = merge(saved, requested, where)
-    from policies.vla.checkpoint import warn_if_differs
-
     warn_if_differs(kind, saved, final, source)
     return final
+
+
+def warn_if_differs(kind: str, saved: Any, requested: Any, source: Any) -> None:
+    """``warnings.warn`` loudly, with both values, when requested settings differ from the saved ones."""
+    differing = diff(saved, requested)
+    if differing:
+        detail = "; ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in differing.items())
+        warnings.warn(
+            f"!!! {kind} MISMATCH for checkpoint {source}: the model was trained with {to_dict(saved)} but "
+            f"{to_dict(requested)} was requested ({detail}); using the requested settings",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _warn_ignored_model(requested: Mapping[str, Any], saved: ModelConfig, source: str) -> None:

@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import string
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -165,18 +162,12 @@ def build_tiny_backbone(out_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Kosmos2ForConditionalGeneration(config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    from policies.vla.atomic_dir import atomic_directory
+
+    with atomic_directory(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / RECIPE_FILE).write_text(json.dumps(_recipe(seed, sizes)))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
