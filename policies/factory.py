@@ -14,7 +14,11 @@ from policies.base import Policy, registered_policies
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "policy"
 
 _BUILTIN_MODULES = ("policies.scripted", "policies.replay", "policies.random_policy")
-_LAZY_TYPES = {"vla": "policies.vla", "mean_action": "policies.vla", "remote": "policies.remote"}
+_LAZY_TYPES = {
+    "vla": "policies.vla.policy",
+    "mean_action": "policies.mean_action",
+    "remote": "policies.remote",
+}
 """Policy types whose module is imported only when such a policy is made (torch and friends)."""
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from common.paths import REPO_ROOT
+
+PROJECT_ROOT = REPO_ROOT
 """Relative paths in configs (``.vlms/...``, ``runs/...``) resolve against this directory."""
 
 DEFAULT_BACKBONE_PATH = ".vlms/kosmos-2-patch14-224"
