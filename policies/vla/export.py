@@ -47,7 +47,8 @@ def parse_setting(text: str) -> tuple[str, str, Any]:
     try:
         return section, key, yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: the value is not YAML ({exc})") from None
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"--set {text!r}: the value is not YAML ({problem})") from None
 
 
 def summarize_episode_lists(provenance: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import string
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -211,15 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
+    from common.cli import run_main
     from policies.vla.config import resolve_path
 
-    try:
-        out = build_tiny_backbone(resolve_path(args.out), seed=args.seed, overwrite=args.overwrite)
-    except FileExistsError as exc:
-        print(f"policies.vla.tiny: error: {exc} (CLI: --overwrite)", file=sys.stderr)
-        return 2
-    print(f"wrote tiny Kosmos-2 and tokenizer to {out}")
-    return 0
+    def body() -> None:
+        out = resolve_path(args.out)
+        if out.exists() and not args.overwrite:
+            raise FileExistsError(f"{out} already exists; pass --overwrite to rebuild the tiny backbone")
+        build_tiny_backbone(out, seed=args.seed, overwrite=args.overwrite)
+        print(f"wrote tiny Kosmos-2 and tokenizer to {out}")
+
+    return run_main(body)
 
 
 if __name__ == "__main__":
