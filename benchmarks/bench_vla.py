@@ -44,9 +44,10 @@ def bench_tiny_act(tiny_dir: Path, steps: int) -> dict:
 
 
 def bench_train_step(tiny_dir: Path, steps: int, threads: int) -> float:
-    from policies.train import load_run_config, masked_huber
     from policies.vla.model import build_model
     from policies.vla.preprocess import Preprocessor
+    from training.config import load_run_config
+    from training.objective import masked_huber
 
     cfg = load_run_config("vla_tiny", [f"model.backbone.path={tiny_dir}"])
     torch.set_num_threads(threads)

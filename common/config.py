@@ -22,7 +22,7 @@ _MISSING_GROUP = re.compile(r"Could not find '([\w.-]+)/([^']*)'")
 
 def quote_override_values(overrides: Sequence[str]) -> list[str]:
     """Quote override values that hold an ``=`` (Hydra's grammar rejects them unquoted), such as the
-    checkpoint names ``policies.train`` writes: ``policy.checkpoint=ckpts/epoch=03-val_loss=0.0123`` becomes
+    checkpoint names ``training.train`` writes: ``policy.checkpoint=ckpts/epoch=03-val_loss=0.0123`` becomes
     ``policy.checkpoint='ckpts/epoch=03-val_loss=0.0123'``. Values already quoted, and values holding both
     quote characters, are left unchanged."""
     out = []

@@ -17,7 +17,11 @@ CONFIG_DIR = paths.CONFIG_DIR / "policy"
 """``configs/policy/<name>.yaml``: the named policy configs."""
 
 _BUILTIN_MODULES = ("policies.scripted", "policies.replay", "policies.random_policy")
-_LAZY_TYPES = {"vla": "policies.vla", "mean_action": "policies.vla", "remote": "policies.remote"}
+_LAZY_TYPES = {
+    "vla": "policies.vla.policy",
+    "mean_action": "policies.mean_action",
+    "remote": "policies.remote",
+}
 """Policy types whose module is imported only when such a policy is made (torch and friends)."""
 
 

@@ -141,7 +141,7 @@ def test_rerun_with_another_config_into_the_same_dir_is_refused(tmp_path):
 
 
 def test_checkpoint_names_with_equals_signs_pass_as_overrides(capsys, tmp_path):
-    ckpt = str(tmp_path / "run" / "checkpoints" / "epoch=09-val_loss=0.0657")  # policies.train's names
+    ckpt = str(tmp_path / "run" / "checkpoints" / "epoch=09-val_loss=0.0657")  # training.train's names
     cfg = load_config(["policy=vla_tiny", f"policy.checkpoint={ckpt}", f"out={tmp_path / 'a=b'}"])
     assert cfg.policy.checkpoint == ckpt and cfg.out == str(tmp_path / "a=b")
     assert load_config(["policy=vla_tiny", f"policy.checkpoint='{ckpt}'"]).policy.checkpoint == ckpt

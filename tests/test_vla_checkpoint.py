@@ -311,7 +311,7 @@ def test_other_base_weights_of_same_architecture_warn(tiny_dir, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ export
-def test_export_retunes_inference_settings_records_them_and_loads(tiny_dir, tmp_path):
+def test_export_retunes_inference_settings_records_them_and_loads(tiny_dir, tmp_path, capsys):
     from policies.vla.export import export_checkpoint, main
 
     model = trained_like(tiny_dir, train_mode="full")
@@ -336,6 +336,8 @@ def test_export_retunes_inference_settings_records_them_and_loads(tiny_dir, tmp_
 
     assert main([str(src), str(tmp_path / "x"), "--set", "model.window=3"]) == 2
     assert main([str(src), str(tmp_path / "x"), "--set", "action_adapter.snapp=1"]) == 2
+    assert main([str(src), str(tmp_path / "x"), "--set", "action_adapter.gain=["]) == 2
+    assert "error: --set 'action_adapter.gain=[': the value is not YAML" in capsys.readouterr().err
     assert main([str(src), str(dst)]) == 2  # exists
     assert not (tmp_path / "x").exists() and not list((tmp_path / "ship").glob(".*"))
 

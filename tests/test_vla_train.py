@@ -27,8 +27,10 @@ from datagen.mix import MixSpec, build_mix, write_mix
 from datagen.schema import Episode, bgr_to_rgb, parse_episode_name, read_episode, write_episode
 from eval import open_loop
 from policies import make_policy
-from policies.train import load_run_config, main, open_datasets, split_by_episode
 from sim.scenario import mirror_instruction
+from training.config import load_run_config
+from training.data import open_datasets, split_by_episode
+from training.train import main
 
 INSTRUCTIONS = {
     "left": "Navigate to the left toward the gray basket",
@@ -306,7 +308,8 @@ def test_latency_cli_writes_json(tiny_dir, tmp_path, capsys):
 
 
 def test_learning_rate_schedule_warms_up_then_decays_to_the_floor():
-    from policies.train import TrainSettings, learning_rate
+    from training.config import TrainSettings
+    from training.objective import learning_rate
 
     const = TrainSettings(lr=1e-3)
     assert [learning_rate(const, s, 100) for s in (0, 50, 99)] == [1e-3] * 3

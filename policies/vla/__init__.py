@@ -1,7 +1,9 @@
-"""Kosmos-2 VLA policy (RoboVLMs "MobileVLA"): model, checkpoints, preprocessing, action adaptation.
+"""Kosmos-2 VLA policy (RoboVLMs "MobileVLA"): settings, model, checkpoints, preprocessing, actions.
 
-Importing this package registers the ``vla`` and ``mean_action`` policy types (torch, transformers and
-peft are imported here, so ``policies.factory`` imports it lazily).
+This package exports the settings dataclasses only, so importing it (or ``policies.vla.config``) loads
+neither torch nor transformers. The model code lives in its modules, imported one way:
+``config`` → ``weights`` → ``backbone`` → ``heads`` → ``model`` → {``checkpoint``, ``robovlms``} →
+``policy`` (registers the ``vla`` policy type; ``policies.factory`` imports it lazily) → ``export``.
 """
 
 from policies.vla.config import (
@@ -12,19 +14,12 @@ from policies.vla.config import (
     ModelConfig,
     PreprocessConfig,
 )
-from policies.vla.model import VLAModel, build_model
-from policies.vla.policy import MeanActionPolicy, VLAPolicy, mean_action_stats
 
 __all__ = [
     "ActionAdapterConfig",
     "BackboneConfig",
     "HeadConfig",
     "LoraSettings",
-    "MeanActionPolicy",
     "ModelConfig",
     "PreprocessConfig",
-    "VLAModel",
-    "VLAPolicy",
-    "build_model",
-    "mean_action_stats",
 ]

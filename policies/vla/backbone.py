@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from policies.vla.config import BackboneConfig, resolve_path
+from policies.vla.weights import load_backbone_weights
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -100,7 +101,7 @@ def load_backbone(cfg: BackboneConfig) -> tuple[nn.Module, Any]:
     """
     from transformers import AutoTokenizer, Kosmos2Config, Kosmos2ForConditionalGeneration
 
-    device = torch_device(cfg.device)
+    torch_device(cfg.device)  # fail before loading anything when CUDA is asked for but absent
     dtype = DTYPES[cfg.dtype]
     path = resolve_path(cfg.path)
     if cfg.init == "tiny":
@@ -119,21 +120,33 @@ def load_backbone(cfg: BackboneConfig) -> tuple[nn.Module, Any]:
         tokenizer = load_tokenizer(path)
     else:
         config = Kosmos2Config.from_pretrained(path, local_files_only=True) if has_config else Kosmos2Config()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = Kosmos2ForConditionalGeneration._from_config(config, dtype=dtype)
+        model = untrained_backbone(config, dtype, seed=0)
         if (path / "tokenizer_config.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         else:
             from policies.vla.tiny import build_tokenizer
 
             tokenizer = build_tokenizer()
-    model.config.use_cache = False
     if cfg.robovlms_weights:
-        from policies.vla.robovlms import load_backbone_weights
-
         load_backbone_weights(model, resolve_path(cfg.robovlms_weights))
-    return model.to(device).eval(), tokenizer
+    return ready(model, cfg), tokenizer
+
+
+def untrained_backbone(config: Any, dtype: torch.dtype, seed: int | None = None) -> nn.Module:
+    """A ``Kosmos2ForConditionalGeneration`` of ``config`` with fresh weights (from ``seed`` when given;
+    to be overwritten otherwise), leaving the global torch RNG as it was."""
+    from transformers import Kosmos2ForConditionalGeneration
+
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return Kosmos2ForConditionalGeneration._from_config(config, dtype=dtype)
+
+
+def ready(model: nn.Module, cfg: BackboneConfig) -> nn.Module:
+    """``model`` for inference per ``cfg``: no KV cache, on ``cfg.device``, eval mode."""
+    model.config.use_cache = False
+    return model.to(torch_device(cfg.device)).eval()
 
 
 def lora_target_modules(backbone: nn.Module) -> list[str]:

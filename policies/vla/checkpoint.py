@@ -15,25 +15,23 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from common.cli import BenchError
+from common.files import atomic_write_text
+from policies.vla.atomic_dir import atomic_directory
 from policies.vla.backbone import (
     DTYPES,
     architecture,
     fingerprint,
     load_backbone,
     load_tokenizer,
-    torch_device,
+    ready,
+    untrained_backbone,
 )
 from policies.vla.config import (
     ActionAdapterConfig,
@@ -44,6 +42,13 @@ from policies.vla.config import (
     to_dict,
 )
 from policies.vla.model import VLAModel
+from policies.vla.weights import (
+    load_checked,
+    read_safetensors,
+    read_safetensors_json_metadata,
+    require_matching_keys,
+    write_safetensors,
+)
 
 FORMAT = "mvla-vla-checkpoint"
 FORMAT_VERSION = 1
@@ -55,26 +60,6 @@ ADAPTER_CONFIG = "adapter_config.json"
 BACKBONE_DIR = "backbone"
 BACKBONE_WEIGHTS = "weights.safetensors"
 PEFT_PREFIX = "base_model.model."
-
-
-class CheckpointError(BenchError, ValueError):
-    """A checkpoint file is unreadable (truncated, corrupt); the message names the file."""
-
-
-def _unreadable(path: Path, exc: Exception) -> str:
-    return (f"{path}: not a readable safetensors file ({exc}); it is truncated or corrupt: copy the "
-            "checkpoint again or re-export it")
-
-
-def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of the safetensors file ``path``; ``CheckpointError`` naming it when it is truncated or
-    corrupt (safetensors' own error derives from neither ``OSError`` nor ``ValueError``)."""
-    from safetensors import SafetensorError
-
-    try:
-        return load_file(str(path))
-    except SafetensorError as exc:
-        raise CheckpointError(_unreadable(path, exc)) from exc
 
 
 @dataclass
@@ -135,17 +120,16 @@ def save_checkpoint(
     so that they appear together with the weights or not at all.
     """
     out = Path(directory)
-    out.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config
     save_backbone = cfg.train_mode == "full" or cfg.backbone.init == "random"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         files = {"head": HEAD_FILE}
-        save_file(_head_state(model), str(tmp / HEAD_FILE))
+        write_safetensors(_head_state(model), tmp / HEAD_FILE)
         if cfg.train_mode == "lora":
             (tmp / ADAPTER_DIR).mkdir()
-            save_file(_lora_state(model), str(tmp / ADAPTER_DIR / ADAPTER_WEIGHTS), metadata={"format": "pt"})
-            _write_json(tmp / ADAPTER_DIR / ADAPTER_CONFIG, model.lora_config_dict())
+            adapter = tmp / ADAPTER_DIR / ADAPTER_WEIGHTS
+            write_safetensors(_lora_state(model), adapter, metadata={"format": "pt"})
+            write_config_json(tmp / ADAPTER_DIR / ADAPTER_CONFIG, model.lora_config_dict())
             files["adapter"] = ADAPTER_DIR
         backbone_info: dict[str, Any] = {
             "path": cfg.backbone.path,
@@ -156,8 +140,8 @@ def save_checkpoint(
         if save_backbone:
             tensors, aliases = _backbone_state(model)
             (tmp / BACKBONE_DIR).mkdir()
-            save_file(
-                tensors, str(tmp / BACKBONE_DIR / BACKBONE_WEIGHTS), metadata={"aliases": json.dumps(aliases)}
+            write_safetensors(
+                tensors, tmp / BACKBONE_DIR / BACKBONE_WEIGHTS, metadata={"aliases": json.dumps(aliases)}
             )
             model.backbone.config.save_pretrained(tmp / BACKBONE_DIR)
             model.tokenizer.save_pretrained(tmp / BACKBONE_DIR)
@@ -165,7 +149,7 @@ def save_checkpoint(
             backbone_info["weights"] = f"{BACKBONE_DIR}/{BACKBONE_WEIGHTS}"
         for name, obj in (extra or {}).items():
             torch.save(obj, tmp / name)
-        _write_json(
+        write_config_json(
             tmp / CONFIG_FILE,
             {
                 "format": FORMAT,
@@ -178,17 +162,12 @@ def save_checkpoint(
                 "provenance": provenance or {},
             },
         )
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, trash / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
+
+
+def write_config_json(path: Path, data: Any) -> None:
+    """A checkpoint's JSON file (``config.json``, ``adapter_config.json``): indented, keys sorted, atomic."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
@@ -288,35 +267,19 @@ def load_checkpoint(
 def _model_from_saved_backbone(
     root: Path, cfg: ModelConfig, bb_over: dict[str, Any], files: dict[str, str]
 ) -> VLAModel:
-    from transformers import Kosmos2Config, Kosmos2ForConditionalGeneration
+    from transformers import Kosmos2Config
 
     bb_over.pop("path", None)
     cfg = replace(cfg, backbone=replace(cfg.backbone, **bb_over))
     bb_dir = root / files["backbone"]
     kcfg = Kosmos2Config.from_pretrained(bb_dir, local_files_only=True)
-    dtype = DTYPES[cfg.backbone.dtype]
-    with torch.random.fork_rng(devices=[]):  # throw-away init, overwritten below; leave global RNG alone
-        backbone = Kosmos2ForConditionalGeneration._from_config(kcfg, dtype=dtype)
+    backbone = untrained_backbone(kcfg, DTYPES[cfg.backbone.dtype])  # overwritten below
     weights_file = bb_dir / BACKBONE_WEIGHTS
     if not weights_file.is_file():
         raise FileNotFoundError(f"{weights_file}: backbone weights missing")
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(weights_file), framework="pt") as f:
-            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
-    except SafetensorError as exc:
-        raise CheckpointError(_unreadable(weights_file, exc)) from exc
-    state = read_safetensors(weights_file)
-    expected = {k: v for k, v in backbone.state_dict().items()}
-    missing = sorted(set(expected) - set(state) - set(aliases))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise RuntimeError(_key_report(weights_file, missing, unexpected))
-    backbone.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
-    backbone.config.use_cache = False
-    backbone = backbone.to(torch_device(cfg.backbone.device)).eval()
-    return VLAModel(cfg, backbone, load_tokenizer(bb_dir))
+    aliases = read_safetensors_json_metadata(weights_file, "aliases")
+    load_checked(backbone, read_safetensors(weights_file), weights_file, may_lack=aliases, label="file")
+    return VLAModel(cfg, ready(backbone, cfg.backbone), load_tokenizer(bb_dir))
 
 
 def _check_architecture(saved: Any, found: dict[str, Any], where: str, path: str) -> None:
@@ -333,44 +296,6 @@ def _check_architecture(saved: Any, found: dict[str, Any], where: str, path: str
             f"{where}: the checkpoint was trained on a different backbone architecture than "
             f"the one at {resolve_path(path)} ({lines})"
         )
-
-
-def require_matching_keys(
-    source: Any,
-    state: dict[str, torch.Tensor],
-    expected: dict[str, torch.Tensor],
-    missing: list[str],
-    unexpected: list[str],
-    label: str = "checkpoint",
-) -> None:
-    """Raise ``RuntimeError`` listing missing and unexpected keys and shape mismatches of the keys
-    ``state`` and ``expected`` share (``label`` names the ``state`` side in the message)."""
-    shapes = [
-        f"{k}: {label} {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(state) & set(expected))
-        if state[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or shapes:
-        raise RuntimeError(_key_report(source, missing, unexpected, shapes))
-
-
-def _key_report(
-    source: Any, missing: list[str], unexpected: list[str], shapes: list[str] | None = None
-) -> str:
-    return listing(
-        f"{source}: weights do not match the model",
-        [("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes or [])],
-    )
-
-
-def listing(header: str, groups: list[tuple[str, list[str]]], most: int = 20) -> str:
-    """``header; label (count): a, b, ... (N in all)`` for every non-empty group (error messages)."""
-    parts = [header]
-    for label, keys in groups:
-        if keys:
-            more = f", ... ({len(keys)} in all)" if len(keys) > most else ""
-            parts.append(f"{label} ({len(keys)}): " + ", ".join(keys[:most]) + more)
-    return "; ".join(parts)
 
 
 def _load_into(
@@ -396,24 +321,3 @@ def _load_into(
                 name = key[len(PEFT_PREFIX) :]
                 a, b = name.rsplit(".", 1)
                 params[f"{a}.default.{b}"].copy_(value)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def warn_if_differs(kind: str, saved: Any, requested: Any, source: Any) -> None:
-    """``warnings.warn`` loudly, with both values, when requested settings differ from the saved ones."""
-    from policies.vla.config import diff
-
-    differing = diff(saved, requested)
-    if differing:
-        detail = "; ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in differing.items())
-        warnings.warn(
-            f"!!! {kind} MISMATCH for checkpoint {source}: the model was trained with {to_dict(saved)} but "
-            f"{to_dict(requested)} was requested ({detail}); using the requested settings",
-            UserWarning,
-            stacklevel=3,
-        )

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from common.paths import REPO_ROOT
 from common.typed_config import from_dict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = REPO_ROOT
 """Relative paths in configs (``.vlms/...``, ``runs/...``) resolve against this directory."""
 
 DEFAULT_BACKBONE_PATH = ".vlms/kosmos-2-patch14-224"

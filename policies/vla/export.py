@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import run_main
+from common.cli import ConfigError, run_main
+from policies.vla.atomic_dir import atomic_directory
 from policies.vla.config import ActionAdapterConfig, PreprocessConfig, diff, from_dict, merge, to_dict
 
 SETTABLE = {"preprocess": PreprocessConfig, "action_adapter": ActionAdapterConfig}
@@ -45,7 +44,11 @@ def parse_setting(text: str) -> tuple[str, str, Any]:
             f"--set {text!r}: only {sorted(SETTABLE)} settings can change after training "
             "(the model section is defined by the weights)"
         )
-    return section, key, yaml.safe_load(raw)
+    try:
+        return section, key, yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"--set {text!r}: the value is not YAML ({problem})") from None
 
 
 def summarize_episode_lists(provenance: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +70,12 @@ def export_checkpoint(
     Raises ``FileNotFoundError``/``ValueError`` naming the file or setting when ``src`` is not a
     checkpoint, a setting is unknown or invalid, or ``dst`` exists.
     """
-    from policies.vla.checkpoint import CONFIG_FILE, _write_json, load_checkpoint, read_checkpoint_config
+    from policies.vla.checkpoint import (
+        CONFIG_FILE,
+        load_checkpoint,
+        read_checkpoint_config,
+        write_config_json,
+    )
 
     src, dst = Path(src), Path(dst)
     data = read_checkpoint_config(src)
@@ -91,16 +99,10 @@ def export_checkpoint(
         provenance["settings_changed"] = {**provenance.get("settings_changed", {}), **changed}
     data["provenance"] = provenance
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
-    try:
+    with atomic_directory(dst, replace=False) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*SKIPPED_FILES))
-        _write_json(tmp / CONFIG_FILE, data)
+        write_config_json(tmp / CONFIG_FILE, data)
         load_checkpoint(tmp)  # the exported copy must load exactly like the original
-        os.replace(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dst
 
 

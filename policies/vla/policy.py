@@ -1,5 +1,4 @@
-"""The registered ``vla`` policy (Kosmos-2 + action token + head, RoboVLMs MobileVLA) and the
-``mean_action`` baseline.
+"""The registered ``vla`` policy (Kosmos-2 + action token + head, RoboVLMs MobileVLA).
 
 ``VLAPolicy`` keeps its own rolling window of the last W frames across ``act`` calls (cleared by
 ``reset``). Each frame's action-token feature depends only on that frame and the instruction, so it is
@@ -10,13 +9,11 @@ model; ``extra["vision_ms"]``, ``extra["lm_ms"]``) / head / postprocess.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +25,7 @@ from policies.vla.config import (
     ActionAdapterConfig,
     ModelConfig,
     PreprocessConfig,
+    diff,
     from_dict,
     merge,
     resolve_path,
@@ -290,10 +288,21 @@ def _settle(cls: type, saved: Any, requested: Mapping[str, Any] | None, kind: st
     if not requested:
         return saved
     final = merge(saved, requested, where)
-    from policies.vla.checkpoint import warn_if_differs
-
     warn_if_differs(kind, saved, final, source)
     return final
+
+
+def warn_if_differs(kind: str, saved: Any, requested: Any, source: Any) -> None:
+    """``warnings.warn`` loudly, with both values, when requested settings differ from the saved ones."""
+    differing = diff(saved, requested)
+    if differing:
+        detail = "; ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in differing.items())
+        warnings.warn(
+            f"!!! {kind} MISMATCH for checkpoint {source}: the model was trained with {to_dict(saved)} but "
+            f"{to_dict(requested)} was requested ({detail}); using the requested settings",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _warn_ignored_model(requested: Mapping[str, Any], saved: ModelConfig, source: str) -> None:
@@ -313,66 +322,3 @@ def _warn_ignored_model(requested: Mapping[str, Any], saved: ModelConfig, source
             UserWarning,
             stacklevel=3,
         )
-
-
-# ---------------------------------------------------------------------- mean-action baseline
-MEAN_ACTION_FILE = "mean_action.json"
-
-
-def mean_action_stats(samples: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
-    """Training-set mean action over every valid (masked-in) chunk entry of every sample: the constant
-    that minimises the training objective, i.e. what a model collapsed to the mean would output.
-
-    Returns ``{"mean_model": [n_axes] (model space), "mean_command": [3] (teleop units), "count": [n]}``.
-    """
-    sum_m = sum_c = None
-    count = 0
-    for s in samples:
-        mask = np.asarray(s["action_mask"], dtype=bool)
-        m = np.asarray(s["actions"], dtype=np.float64)[mask]
-        c = np.asarray(s["raw_actions"], dtype=np.float64)[mask]
-        sum_m = m.sum(0) if sum_m is None else sum_m + m.sum(0)
-        sum_c = c.sum(0) if sum_c is None else sum_c + c.sum(0)
-        count += int(mask.sum())
-    if not count or sum_m is None or sum_c is None:
-        raise ValueError("mean_action_stats: no valid actions in the samples")
-    return {
-        "mean_model": (sum_m / count).tolist(),
-        "mean_command": (sum_c / count).tolist(),
-        "count": [count],
-    }
-
-
-@register_policy("mean_action")
-class MeanActionPolicy(BasePolicy):
-    """Always outputs the training-set mean action (teleop units). ``mean=[x, y, z]`` or ``stats=PATH``
-    (a ``mean_action.json`` written by ``policies.train``, or the run directory holding it)."""
-
-    name = "mean_action"
-
-    def __init__(self, mean: list[float] | None = None, stats: str | None = None) -> None:
-        super().__init__()
-        if mean is None and stats is None:
-            raise ValueError(
-                "mean_action needs mean=[linear_x, linear_y, angular_z] or stats=PATH "
-                f"(the {MEAN_ACTION_FILE} that policies.train writes)"
-            )
-        if mean is None:
-            path = resolve_path(str(stats))
-            if path.is_dir():
-                path = path / MEAN_ACTION_FILE
-            if not path.is_file():
-                raise FileNotFoundError(f"mean_action stats file {path} not found")
-            data = json.loads(Path(path).read_text())
-            if "mean_command" not in data:
-                raise KeyError(f"{path}: missing key 'mean_command'")
-            mean = data["mean_command"]
-        arr = np.asarray(mean, dtype=np.float32).reshape(-1)
-        if arr.shape != (3,):
-            raise ValueError(
-                f"mean_action: mean must have 3 values [linear_x, linear_y, angular_z], got {mean!r}"
-            )
-        self.mean = arr
-
-    def _act(self, obs: dict[str, Any]) -> np.ndarray:
-        return self.mean.copy()

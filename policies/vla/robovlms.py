@@ -25,28 +25,26 @@ preprocessing profile of the team's loader at the checkpoint's date (``policies.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
+from common.files import atomic_write_text, atomic_write_via
 from policies.vla import profiles
+from policies.vla.backbone import load_backbone
 from policies.vla.config import (
     BackboneConfig,
     HeadConfig,
     LoraSettings,
     ModelConfig,
     PreprocessConfig,
-    resolve_path,
 )
 from policies.vla.model import VLAModel
 from policies.vla.robovlms_lora import check_targets, checkpoint_targets, merge_copies
+from policies.vla.weights import load_checked, read_state_dict
 
 PREFIX = "model."
 ALIAS_PREFIX = "model.model.base_model.model."
@@ -70,31 +68,6 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The ``state_dict`` of a Lightning ``.ckpt`` (or a bare state dict / ``{"model": ...}`` file).
-
-    Tries ``weights_only=True`` first; Lightning files holding pickled objects fall back to a full
-    unpickle with a warning (only load checkpoints you trust).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"RoboVLMs checkpoint {p} not found")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure: retry trusting the file
-        warnings.warn(
-            f"{p}: weights_only load failed ({type(exc).__name__}); unpickling it fully", stacklevel=2
-        )
-        obj = torch.load(p, map_location="cpu", weights_only=False)
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        obj = obj["model"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{p}: expected a Lightning checkpoint with a 'state_dict' of tensors")
-    return obj
 
 
 def map_state_dict(
@@ -240,8 +213,6 @@ def load_robovlms_checkpoint(
     listing missing and unexpected keys (and shape mismatches), ``ValueError`` for LoRA that does not
     match the config or peft copies that disagree.
     """
-    from policies.vla.backbone import load_backbone
-
     cfg_file = Path(config_path)
     missing = [
         f"{what} {p}"
@@ -287,14 +258,7 @@ def load_mapped_state(
     model: VLAModel, mapped: dict[str, torch.Tensor], unknown: list[str], source: Any = "checkpoint"
 ) -> None:
     """Strictly load mapped RoboVLMs tensors into ``model`` (every key used, every shape checked)."""
-    from policies.vla.checkpoint import require_matching_keys
-
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(mapped))
-    unexpected = sorted(unknown + [k for k in mapped if k not in expected])
-    require_matching_keys(source, mapped, expected, missing, unexpected)
-    with torch.no_grad():
-        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in mapped.items()}, strict=True)
+    load_checked(model, mapped, source, also_unexpected=unknown)
 
 
 def export_state_dict(model: VLAModel, *, with_peft_alias: bool = True) -> dict[str, torch.Tensor]:
@@ -358,39 +322,6 @@ def write_robovlms_checkpoint(
         rcfg["preprocess_profile"] = preprocess_profile
     if cfg.head.type != "lstm":
         raise ValueError(f"RoboVLMs export needs an lstm head, this model has {cfg.head.type!r}")
-    ckpt, conf = Path(ckpt_path), Path(config_path)
-    for target, writer in (
-        (ckpt, lambda f: torch.save({"state_dict": export_state_dict(model)}, f)),
-        (conf, lambda f: f.write_text(json.dumps(rcfg, indent=2))),
-    ):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-        try:
-            writer(Path(tmp))
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
-    """Replace a Kosmos-2 backbone's weights with the ``backbone.*`` tensors of a RoboVLMs
-    robot-pretrained checkpoint (e.g. ``kosmos_ph_oxe-pretrain.pt``); strict on backbone keys."""
-    from policies.vla.checkpoint import require_matching_keys
-
-    state = read_state_dict(resolve_path(path))
-    sub: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        idx = key.find("backbone.")
-        if idx >= 0 and "lora_" not in key:
-            sub[key[idx + len("backbone.") :].replace(".base_layer.", ".")] = value
-    if not sub:
-        raise ValueError(f"{path}: no 'backbone.*' tensors found; is this a RoboVLMs checkpoint?")
-    expected = backbone.state_dict()
-    tied = {"text_model.lm_head.weight": "text_model.model.embed_tokens.weight"}
-    missing = sorted(k for k in set(expected) - set(sub) if tied.get(k) not in sub)
-    unexpected = sorted(set(sub) - set(expected))
-    require_matching_keys(path, sub, expected, missing, unexpected)
-    with torch.no_grad():
-        backbone.load_state_dict({k: v.to(expected[k].dtype) for k, v in sub.items()}, strict=False)
+    state = {"state_dict": export_state_dict(model)}
+    atomic_write_via(ckpt_path, lambda tmp: torch.save(state, tmp))
+    atomic_write_text(config_path, json.dumps(rcfg, indent=2))

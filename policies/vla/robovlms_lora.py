@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from policies.vla.checkpoint import listing
+from policies.vla.weights import listing
 
 SKIP_KEYWORDS = ("mm_projector", "vision_tower", "vision_resampler")
 BACKBONE = "backbone."

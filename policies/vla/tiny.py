@@ -14,11 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import string
-import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -165,18 +161,12 @@ def build_tiny_backbone(out_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Kosmos2ForConditionalGeneration(config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    from policies.vla.atomic_dir import atomic_directory
+
+    with atomic_directory(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / RECIPE_FILE).write_text(json.dumps(_recipe(seed, sizes)))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -220,15 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
+    from common.cli import run_main
     from policies.vla.config import resolve_path
 
-    try:
-        out = build_tiny_backbone(resolve_path(args.out), seed=args.seed, overwrite=args.overwrite)
-    except FileExistsError as exc:
-        print(f"policies.vla.tiny: error: {exc} (CLI: --overwrite)", file=sys.stderr)
-        return 2
-    print(f"wrote tiny Kosmos-2 and tokenizer to {out}")
-    return 0
+    def body() -> None:
+        out = resolve_path(args.out)
+        if out.exists() and not args.overwrite:
+            raise FileExistsError(f"{out} already exists; pass --overwrite to rebuild the tiny backbone")
+        build_tiny_backbone(out, seed=args.seed, overwrite=args.overwrite)
+        print(f"wrote tiny Kosmos-2 and tokenizer to {out}")
+
+    return run_main(body)
 
 
 if __name__ == "__main__":
