@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from eval.data_gap import KEY_ORDER, OVERALL, key_label
 from common.files import atomic_write_text
+from eval.data_gap import KEY_ORDER, OVERALL, key_label
 from eval.plots import plt, save_figure
 from eval.report import Doc, fmt_num, fmt_pct, html_page, slug
 

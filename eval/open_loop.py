@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from common.cli import BenchError, run_main
-from eval import metrics, targets
 from common.files import atomic_write_json
+from eval import metrics, targets
 from sim.protocol import NOMINAL
 
 RMSE_TARGET = targets.RMSE_TARGET

@@ -106,10 +106,10 @@ def test_visual_gap_zero_for_same_frames_positive_for_different_and_missing_tag(
     bright = sim2real.visual_gap([real], [sim_bright], tags)
     assert min(g["frechet"] for g in bright["tags"]) > 0.1
     with pytest.raises(
-        sim2real.Sim2RealError, match=r"real data .*no episodes with tag side=straight.*present: left, right"
+        sim2real.VisualGapError, match=r"real data .*no episodes with tag side=straight.*present: left, right"
     ):
         sim2real.visual_gap([real], [sim_same], [("side", "straight")])
-    with pytest.raises(sim2real.Sim2RealError, match="has no encode_images"):
+    with pytest.raises(sim2real.VisualGapError, match="has no encode_images"):
         sim2real.make_encoder("policy:random")
 
 
