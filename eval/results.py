@@ -35,7 +35,7 @@ def _compared(default: Any = MISSING, factory: Any = MISSING) -> Any:
     return field(default=default, metadata={"compared": True})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EpisodeRow:
     """One closed-loop episode as stored in ``results.json``."""
 

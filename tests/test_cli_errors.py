@@ -150,7 +150,7 @@ def one_episode(tmp_path) -> Path:
 
 
 def test_open_loop_refuses_a_privileged_policy_and_says_why(one_episode, tmp_path, capsys):
-    out = tmp_path / "ol.json"
+    out = tmp_path / "ol"
     assert open_loop.main(["--policy", "scripted", "--data", str(one_episode), "--out", str(out)]) == 2
     line = error_line(capsys)
     assert line.startswith("error: policy 'scripted' cannot run open loop: it is privileged")
@@ -162,11 +162,18 @@ def test_open_loop_out_is_checked_before_the_run(one_episode, tmp_path, capsys, 
         raise AssertionError("evaluate ran before --out was checked")
 
     monkeypatch.setattr(open_loop, "evaluate", never)
-    assert open_loop.main(["--policy", "random", "--data", str(one_episode), "--out", str(tmp_path)]) == 2
+    existing = tmp_path / "taken.json"
+    existing.write_text("{}")
+    assert open_loop.main(["--policy", "random", "--data", str(one_episode), "--out", str(existing)]) == 2
     assert error_line(capsys) == (
-        f"error: --out {tmp_path} is a directory; expected a JSON file path, e.g. "
-        f"{tmp_path / 'open_loop.json'}"
+        f"error: --out {existing} is a file; expected a folder (the result goes to "
+        f"{existing / 'open_loop.json'})"
     )
+    assert existing.read_text() == "{}"
+    old_form = tmp_path / "new.json"
+    assert open_loop.main(["--policy", "random", "--data", str(one_episode), "--out", str(old_form)]) == 2
+    assert error_line(capsys).startswith(f"error: --out {old_form}: --out is a folder now")
+    assert not old_form.exists()
 
 
 def test_open_loop_set_keeps_the_other_nested_settings(one_episode, tmp_path, monkeypatch):
@@ -179,8 +186,8 @@ def test_open_loop_set_keeps_the_other_nested_settings(one_episode, tmp_path, mo
         raise ValueError("stop here")
 
     monkeypatch.setattr("policies.make_policy", fake_make_policy)
-    assert open_loop.main(["--policy", "vla_tiny", "--set", "model.window=4", "--data", str(one_episode),
-                           "--out", str(tmp_path / "o.json")]) == 2
+    assert open_loop.main(["--policy", "vla_tiny", "policy.model.window=4", "--data", str(one_episode),
+                           "--out", str(tmp_path / "o")]) == 2
     assert seen["model"]["window"] == 4 and seen["model"]["head"]["type"] == "lstm"
     assert seen["model"]["backbone"]["init"] == "tiny" and seen["preprocess"]["resize"] == 56
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from eval import report
-from eval.closed_loop import summarize
+from eval.summary import summarize
 from eval.metrics import wilson_interval
 from eval.video import write_episode_video
 
