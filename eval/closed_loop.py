@@ -194,9 +194,9 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
     with log.open("a") as sink:
 
         def record(row: dict[str, Any]) -> None:
-            row = normalize_row(row, f"episode {row.get('episode')}")  # written through the schema
-            done[row_key(row)] = row
-            sink.write(json.dumps(row) + "\n")
+            line = json.dumps(normalize_row(row, f"episode {row.get('episode')}"))  # through the schema
+            done[row_key(row)] = json.loads(line)  # the stored form (lists, not tuples), as a resume reads it
+            sink.write(line + "\n")
             sink.flush()
             os.fsync(sink.fileno())
             bar.update(1)

@@ -28,11 +28,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import run_main
+from common.cli import default_out_dir, run_main
 from common.files import atomic_write_json
 from common.timefmt import utc_now_iso
 from eval import metrics
-from eval.hypotheses import MULTIPLICITY, SIDEDNESS, hypotheses, pair_row, parse_roles
+from eval.hypotheses import MULTIPLICITY, SIDEDNESS, check_roles, hypotheses, pair_row, parse_roles
 from eval.real_trials import real_success_by_policy
 from eval.report_kit import Doc, fmt_interval, fmt_num, fmt_pct, write_doc
 from eval.runs import (
@@ -232,15 +232,18 @@ def run_policies(
     return dirs
 
 
+def _open_loop_results(files: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``eval.open_loop`` results (files or their ``--out`` folders) by policy name."""
+    from eval import open_loop
+
+    return {(res := open_loop.load_result(file))["policy"]: res for file in files}
+
+
 def _attach_open_loop(
-    policies: Sequence[PolicyRuns], data: Sequence[str] | None, files: Sequence[str]
+    policies: Sequence[PolicyRuns], data: Sequence[str] | None, by_policy: Mapping[str, dict[str, Any]]
 ) -> None:
     from eval import open_loop
 
-    by_policy = {}
-    for file in files:
-        res = open_loop.load_result(file)
-        by_policy[res["policy"]] = res
     for p in policies:
         p.open_loop = by_policy.get(p.label) or by_policy.get(p.policy)
         if p.open_loop is None and data:
@@ -254,16 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--runs", nargs="+", help="closed-loop run directories (or folders holding several)")
     src.add_argument("--policies", nargs="+", help="policy names to run with eval.closed_loop first")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="with --policies: closed-loop overrides for every policy, e.g. policy.checkpoint=CKPT videos=0",
+    )
     parser.add_argument("--labels", nargs="+", help="one label per run directory (default: policy names)")
     parser.add_argument("--episodes", type=int, help="episodes per policy (with --policies)")
     parser.add_argument("--suite", help="scenario suite (with --policies)")
     parser.add_argument("--seed", type=int, help="base seed (with --policies)")
     parser.add_argument(
         "--set",
+        dest="legacy_set",
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="closed-loop Hydra overrides for every policy",
+        help="deprecated spelling of the positional KEY=VALUE overrides",
     )
     parser.add_argument(
         "--roles", help="kosmos2=A,robovlms=B,lora=C,full=D,noaug=E,aug=F[,main=X] or a YAML file"
@@ -272,31 +282,65 @@ def build_parser() -> argparse.ArgumentParser:
         "--margin", type=float, default=NONINFERIORITY_MARGIN, help="H2 non-inferiority margin"
     )
     parser.add_argument("--data", nargs="+", help="episodes for open-loop RMSE (files, folders, manifests)")
-    parser.add_argument("--open-loop", nargs="+", default=[], help="eval.open_loop JSON results to include")
+    parser.add_argument(
+        "--open-loop", nargs="+", default=[], help="eval.open_loop results (open_loop.json or its folder)"
+    )
     parser.add_argument(
         "--real-trials", help="real-robot trials CSV (policy,scenario,trials,successes) for H5 (real)"
     )
-    parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder (default ./compare)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default runs/compare/<policies>, joined by '-')"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)  # KEY=VALUE may sit between flags
     return run_main(lambda: _main(args))
 
 
+def split_overrides(args: argparse.Namespace) -> list[str]:
+    """The closed-loop overrides of the command line (``--policies`` swallows the ``KEY=VALUE`` items
+    that follow it: they are moved back); ``--set`` items (deprecated) first."""
+    if args.legacy_set:
+        print("warning: --set KEY=VALUE is deprecated; write KEY=VALUE as arguments", file=sys.stderr)
+    if args.policies:
+        args.overrides = [*[p for p in args.policies if "=" in p], *args.overrides]
+        args.policies = [p for p in args.policies if "=" not in p]
+        if not args.policies:
+            raise CompareError("--policies: no policy names given (only KEY=VALUE overrides)")
+    overrides = [*args.legacy_set, *args.overrides]
+    if overrides and not args.policies:
+        raise CompareError(f"override {overrides[0]!r}: closed-loop overrides need --policies")
+    return overrides
+
+
+def _checked_out(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise CompareError(f"--out {out} is a file; expected a folder")
+    return out
+
+
 def _main(args: argparse.Namespace) -> int:
+    overrides = split_overrides(args)
     roles = parse_roles(args.roles)
     real = real_success_by_policy(args.real_trials) if args.real_trials else None
+    open_loop_results = _open_loop_results(args.open_loop)
     if args.policies:
-        run_dirs = run_policies(
-            args.policies, args.out / "runs", args.episodes, args.suite, args.seed, args.set
-        )
+        labels = args.labels or args.policies
+        if len(labels) != len(args.policies):
+            raise CompareError(f"--labels has {len(labels)} names for {len(args.policies)} policies")
+        check_roles(roles, labels)
+        out = _checked_out(args.out or default_out_dir("compare", "-".join(args.policies)))
+        run_dirs = run_policies(args.policies, out / "runs", args.episodes, args.suite, args.seed, overrides)
     else:
         run_dirs = find_run_dirs(args.runs)
     policies = load_policy_runs(run_dirs, args.labels)
-    _attach_open_loop(policies, args.data, args.open_loop)
-    paths = write_comparison(policies, args.out, roles, args.margin, real)
+    if not args.policies:
+        check_roles(roles, [p.label for p in policies])
+        out = _checked_out(args.out or default_out_dir("compare", "-".join(p.label for p in policies)))
+    _attach_open_loop(policies, args.data, open_loop_results)
+    paths = write_comparison(policies, out, roles, args.margin, real)
     for h in json.loads(paths["json"].read_text(encoding="utf-8"))["hypotheses"]:
         print(f"{h['id']:<3} {h['verdict']:<14} {h['claim']}: {h['evidence']}")
     for kind in ("json", "md", "html"):

@@ -185,6 +185,17 @@ def real_success_verdict(
     return _verdict("H5", claim, verdict, f"real trials: {evidence}", policy=p.label, setting="real")
 
 
+def check_roles(roles: Mapping[str, str], labels: Sequence[str]) -> None:
+    """``CompareError`` naming a role that is not one of ``ROLES`` or a label no compared policy has."""
+    for role, label in roles.items():
+        if role not in ROLES:
+            raise CompareError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
+        if label not in labels:
+            raise CompareError(
+                f"role {role}={label!r}: no compared policy has that label (labels: {', '.join(labels)})"
+            )
+
+
 def hypotheses(
     policies: Sequence[PolicyRuns],
     roles: Mapping[str, str],
@@ -193,13 +204,7 @@ def hypotheses(
 ) -> list[dict[str, Any]]:
     """Verdicts of H1–H5 from the compared policies and the role → label mapping."""
     by_label = {p.label: p for p in policies}
-    for role, label in roles.items():
-        if role not in ROLES:
-            raise CompareError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
-        if label not in by_label:
-            raise CompareError(
-                f"role {role}={label!r}: no compared policy has that label (labels: {', '.join(by_label)})"
-            )
+    check_roles(roles, list(by_label))
 
     def get(role: str) -> PolicyRuns | None:
         return by_label.get(roles.get(role, ""))
