@@ -300,8 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def split_overrides(args: argparse.Namespace) -> list[str]:
-    """The closed-loop overrides of the command line (``--policies`` swallows the ``KEY=VALUE`` items
-    that follow it: they are moved back); ``--set`` items (deprecated) first."""
+    """The closed-loop overrides of the command line (``--policies`` / ``--runs`` swallow the ``KEY=VALUE``
+    items that follow them: they are moved back); ``--set`` items (deprecated) first."""
     if args.legacy_set:
         print("warning: --set KEY=VALUE is deprecated; write KEY=VALUE as arguments", file=sys.stderr)
     if args.policies:
@@ -309,6 +309,9 @@ def split_overrides(args: argparse.Namespace) -> list[str]:
         args.policies = [p for p in args.policies if "=" not in p]
         if not args.policies:
             raise CompareError("--policies: no policy names given (only KEY=VALUE overrides)")
+    else:  # a run folder may hold '=' (hydra sweeps): only what is not a path is an override
+        args.overrides = [*[r for r in args.runs if "=" in r and not Path(r).exists()], *args.overrides]
+        args.runs = [r for r in args.runs if r not in args.overrides]
     overrides = [*args.legacy_set, *args.overrides]
     if overrides and not args.policies:
         raise CompareError(f"override {overrides[0]!r}: closed-loop overrides need --policies")

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import BenchError, run_main
+from common.cli import BenchError, default_out_dir, run_main
 from common.files import atomic_write_json
 from common.timefmt import utc_now_iso
 from eval import metrics, real_trials
@@ -265,12 +265,12 @@ def write_sim2real(result: Mapping[str, Any], out_dir: str | Path) -> dict[str, 
     }
 
 
-def _parse_tags(items: Sequence[str]) -> list[tuple[str, str]]:
+def parse_tags(items: Sequence[str]) -> list[tuple[str, str]]:
     out = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise Sim2RealError(f"--tags item {item!r}: expected key=value (e.g. side=left)")
+            raise Sim2RealError(f"--tag item {item!r}: expected key=value (e.g. side=left)")
         out.append((key, value))
     return out
 
@@ -285,13 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-data", nargs="+", help="real HDF5 episodes (files, folders, manifests)")
     parser.add_argument("--sim-data", nargs="+", help="sim HDF5 episodes (files, folders, manifests)")
     parser.add_argument(
-        "--tags", nargs="+", default=[], help="tags to compare, key=value (default: --tag-key)"
+        "--tag", "--tags", dest="tags", nargs="+", default=[], metavar="KEY=VALUE",
+        help="tags to compare (default: every value of --tag-key)",
     )
     parser.add_argument("--tag-key", default="side", help="compare every value of this tag in the real data")
     parser.add_argument("--encoder", default="colorhist", help="'colorhist' (default) or 'policy:NAME'")
     parser.add_argument("--policy-data", nargs="+", default=[], help="policies for open-loop real vs sim")
     parser.add_argument(
-        "--out", type=Path, default=Path("sim2real"), help="output folder (default ./sim2real)"
+        "--out", type=Path, help="output folder (default runs/sim2real/<trials CSV name>)"
     )
     parser.add_argument(
         "--strict",
@@ -307,13 +308,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    out = args.out or default_out_dir("sim2real", Path(args.real_trials).stem)
+    if out.exists() and not out.is_dir():
+        raise Sim2RealError(f"--out {out} is a file; expected a folder")
     result = sim2real(
         args.sim_runs,
         args.real_trials,
         labels=args.labels,
         real_data=args.real_data,
         sim_data=args.sim_data,
-        tags=_parse_tags(args.tags),
+        tags=parse_tags(args.tags),
         tag_key=args.tag_key,
         encoder=args.encoder,
         policy_data=args.policy_data,
@@ -323,7 +327,7 @@ def _main(args: argparse.Namespace) -> int:
             f" (and {len(result['warnings']) - 1} more warnings)" if len(result["warnings"]) > 1 else ""))
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    paths = write_sim2real(result, args.out)
+    paths = write_sim2real(result, out)
     rk = result["ranking"]
     for r in result["policies"]:
         print(

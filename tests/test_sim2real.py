@@ -160,6 +160,23 @@ def test_cli_reports_bad_csv(inputs, tmp_path: Path, capsys):
     assert "line 2, column 'successes'" in capsys.readouterr().err
 
 
+def test_cli_out_defaults_to_runs_sim2real_and_tag_spellings_agree(inputs, tmp_path: Path, capsys, monkeypatch):
+    import common.paths
+
+    runs, csv_path = inputs
+    monkeypatch.setattr(common.paths, "RUNS_DIR", tmp_path / "runs_root")
+    base = ["--sim-runs", str(runs), "--real-trials", str(csv_path)]
+    assert sim2real.main(base) == 0
+    assert (tmp_path / "runs_root" / "sim2real" / csv_path.stem / "sim2real.json").is_file()
+    for flag in ("--tag", "--tags"):
+        assert sim2real.main([*base, flag, "side", "--out", str(tmp_path / "o")]) == 2
+        assert "error: --tag item 'side': expected key=value (e.g. side=left)" in capsys.readouterr().err
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert sim2real.main([*base, "--out", str(taken)]) == 2
+    assert f"error: --out {taken} is a file; expected a folder" in capsys.readouterr().err
+
+
 def test_policy_encoder_uses_the_vision_tower_mean_over_queries():
     import torch
 
