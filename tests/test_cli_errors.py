@@ -213,3 +213,23 @@ def test_sim2real_says_what_the_trials_csv_does_not_match(tmp_path, capsys):
     ]
     assert sim2real.main([*args, "--strict"]) == 2
     assert error_line(capsys).startswith("error: --strict: real-trials policy 'scriptd' has no sim run")
+
+
+# ------------------------------------------------------------------------------- latency
+def test_latency_writes_into_a_folder_and_checks_its_arguments_first(tmp_path, capsys, monkeypatch):
+    import common.paths
+    from eval import latency
+
+    monkeypatch.setattr(common.paths, "RUNS_DIR", tmp_path / "runs")
+    args = ["--policy", "random", "--steps", "3", "--warmup", "0", "--height", "8", "--width", "8"]
+    assert latency.main([*args, "policy.seed=3"]) == 0
+    assert (tmp_path / "runs" / "latency" / "random" / "latency.json").is_file()
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert latency.main([*args, "--out", str(taken)]) == 2
+    assert error_line(capsys) == f"error: --out {taken} is a file; expected a folder (for {taken / 'latency.json'})"
+    assert latency.main([*args, "--steps", "0", "--out", str(tmp_path / "o")]) == 2
+    assert error_line(capsys) == "error: --steps=0 is invalid: expected an integer >= 1"
+    assert latency.main([*args, "seed=3", "--out", str(tmp_path / "o")]) == 2
+    assert error_line(capsys).startswith("error: override 'seed=3': policy arguments are written policy.KEY=VALUE")
+    assert not (tmp_path / "o").exists() and taken.read_text() == "x"
