@@ -141,7 +141,8 @@ def render(result: Mapping[str, Any], policies: Sequence[PolicyRuns], out_dir: P
         out_dir / "compare_success.png",
         reference=SUCCESS_TARGET,
     )
-    doc.figure(png, "Success rate with Wilson 95 % intervals (dashed: 80 %)", png.name)
+    caption = f"Success rate with Wilson 95 % intervals (dashed: {100 * SUCCESS_TARGET:.0f} %)"
+    doc.figure(png, caption, png.name)
     doc.heading("Paired comparisons (McNemar exact, matched episodes)")
     if result["pairs"]:
         doc.table(

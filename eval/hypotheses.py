@@ -12,12 +12,13 @@ Episodes are matched across policies by ``(scenario, seed)`` for McNemar's exact
   else inconclusive. McNemar's p is reported as information (a significant loss inside the margin is
   still non-inferior).
 - H3 augmentation (``aug``) helps over no augmentation (``noaug``): as H1.
-- H4 total latency per step below 200 ms, judged on the per-step p95 (``eval.targets``) of the stored
-  samples of all its episodes, warm-up excluded; per policy (or the ``main`` role). Runs without raw
-  per-step samples: "not tested".
-- H5 (sim) success in simulation > 80 %: Wilson lower bound > 0.8 → supported, upper bound < 0.8 → not
-  supported, else inconclusive; per policy (or ``main``). H5 (real), the plan's claim about the real
-  robot, is judged the same way on real trials (``--real-trials CSV``) and is "not tested" without them.
+- H4 total latency per step below 200 ms (``eval.targets.LATENCY_TARGET_MS``), judged on the per-step
+  p95 of the stored samples of all its episodes, warm-up excluded; per policy (or the ``main`` role).
+  Runs without raw per-step samples: "not tested".
+- H5 (sim) success in simulation > 80 % (``eval.targets.SUCCESS_TARGET``): Wilson lower bound > 0.8 →
+  supported, upper bound < 0.8 → not supported, else inconclusive; per policy (or ``main``). H5 (real),
+  the plan's claim about the real robot, is judged the same way on real trials (``--real-trials CSV``)
+  and is "not tested" without them.
 
 Sidedness and multiplicity: H1/H3 are one-sided claims tested with the two-sided exact McNemar test at
 α = 0.05 plus the direction, i.e. a one-sided test at 0.025; H2's bound is the lower end of a two-sided
