@@ -125,8 +125,8 @@ def test_compare_unknown_policy_fails_before_running_any(tmp_path, capsys):
     [
         (["expert.variaton=0.3"], "error: unknown config key 'expert.variaton' (override "
                                   "'expert.variaton=0.3'); keys of expert: margin_m, plan_clearance_m, "
-                                  "stop_fraction, style, variation; to add a key that the config does not have, write "
-                                  "+expert.variaton=0.3"),
+                                  "stop_fraction, style, variation; to add a key that the config does not "
+                                  "have, write +expert.variaton=0.3"),
         (["seed=abc"], "error: seed='abc' is invalid: expected an integer >= 0"),
         (["--workers", "0"], "error: workers=0 is invalid: expected an integer >= 1"),
         (["--episodes", "100000000000"], "error: episodes=100000000000 is invalid: expected an integer in "
@@ -227,9 +227,11 @@ def test_latency_writes_into_a_folder_and_checks_its_arguments_first(tmp_path, c
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert latency.main([*args, "--out", str(taken)]) == 2
-    assert error_line(capsys) == f"error: --out {taken} is a file; expected a folder (for {taken / 'latency.json'})"
+    expected = f"error: --out {taken} is a file; expected a folder (for {taken / 'latency.json'})"
+    assert error_line(capsys) == expected
     assert latency.main([*args, "--steps", "0", "--out", str(tmp_path / "o")]) == 2
     assert error_line(capsys) == "error: --steps=0 is invalid: expected an integer >= 1"
     assert latency.main([*args, "seed=3", "--out", str(tmp_path / "o")]) == 2
-    assert error_line(capsys).startswith("error: override 'seed=3': policy arguments are written policy.KEY=VALUE")
+    expected = "error: override 'seed=3': policy arguments are written policy.KEY=VALUE"
+    assert error_line(capsys).startswith(expected)
     assert not (tmp_path / "o").exists() and taken.read_text() == "x"

@@ -234,7 +234,9 @@ def test_policies_mode_checks_roles_and_out_before_running_and_keeps_set_as_an_a
     base = ["--policies", "replay_core", "random", "--episodes", "1"]
     assert compare.main([*base, "--roles", "main=scripted", "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
-    assert "error: role main='scripted': no compared policy has that label (labels: replay_core, random)" in err
+    assert "error: role main='scripted': no compared policy has that label (labels: replay_core, random)" in (
+        err
+    )
     taken = tmp_path / "file"
     taken.write_text("x")
     assert compare.main([*base, "--out", str(taken)]) == 2

@@ -160,7 +160,7 @@ def test_cli_reports_bad_csv(inputs, tmp_path: Path, capsys):
     assert "line 2, column 'successes'" in capsys.readouterr().err
 
 
-def test_cli_out_defaults_to_runs_sim2real_and_tag_spellings_agree(inputs, tmp_path: Path, capsys, monkeypatch):
+def test_cli_out_defaults_to_runs_sim2real_and_tag_spellings_agree(inputs, tmp_path, capsys, monkeypatch):
     import common.paths
 
     runs, csv_path = inputs
