@@ -193,7 +193,7 @@ def _latency(doc: Doc, summary: Mapping[str, Any], run_dir: Path) -> Path | None
             f"total per-step {LATENCY_STATISTIC} {float(total[LATENCY_STATISTIC]):.1f} ms "
             f"{'<' if ok else '≥'} {LATENCY_TARGET_MS:.0f} ms target: {'pass' if ok else 'FAIL'}"
         )
-        doc.raw(f'<p><span class="{"ok" if ok else "bad"}">{esc(text)}</span></p>', f"- {text}\n")
+        doc.note(text, "ok" if ok else "bad")
     png = plot_latency(summary, run_dir / LATENCY_PNG)
     doc.figure(png, "Per-step latency breakdown", LATENCY_PNG)
     return png
@@ -248,10 +248,7 @@ def _videos(doc: Doc, episodes: Sequence[Mapping[str, Any]], run_dir: Path, max_
         )
         mime = VIDEO_MIME.get(path.suffix.lower())
         if not path.is_file():
-            doc.raw(
-                f'<p class="warn">{esc(caption)}: video file missing ({esc(rel)})</p>',
-                f"- {caption}: video file missing ({rel})\n",
-            )
+            doc.note(f"{caption}: video file missing ({rel})", "warn")
             continue
         size = path.stat().st_size
         if mime is None or size > MAX_EMBED_BYTES:

@@ -148,6 +148,11 @@ class Doc:
         if md_text:
             self.md.append(md_text)
 
+    def note(self, text: str, cls: str) -> None:
+        """A one-line marked paragraph (``cls``: ``ok``, ``bad`` or ``warn``, the page's colours); a list
+        item in Markdown."""
+        self.raw(f'<p><span class="{esc(cls)}">{esc(text)}</span></p>', f"- {text}\n")
+
 
 def write_doc(doc: Doc, out_dir: str | Path, stem: str, title: str, markdown: bool = True) -> dict[str, Path]:
     """Write ``doc`` as ``out_dir/<stem>.html`` (a complete page titled ``title``) and, with ``markdown``,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from eval.report_kit import Doc, esc, fmt_interval, fmt_num, fmt_pct
+from eval.report_kit import Doc, fmt_interval, fmt_num, fmt_pct
 
 
 def render(result: Mapping[str, Any], out_dir: Path) -> Doc:
@@ -22,7 +22,7 @@ def render(result: Mapping[str, Any], out_dir: Path) -> Doc:
         f"Real trials: {result['real_trials_csv']}."
     )
     for warning in result.get("warnings") or []:
-        doc.raw(f'<p class="warn">warning: {esc(warning)}</p>', f"- **warning:** {warning}\n")
+        doc.note(f"warning: {warning}", "warn")
     doc.heading("Success per policy")
     rows = result["policies"]
     doc.table(
