@@ -243,7 +243,7 @@ def _videos(doc: Doc, episodes: Sequence[Mapping[str, Any]], run_dir: Path, max_
         rel = str(ep["video"])
         path = (run_dir / rel) if not Path(rel).is_absolute() else Path(rel)
         caption = (
-            f"episode {ep['episode']} · {ep['scenario']} · seed {ep.get('seed', '—')} · {_outcome(ep)}"
+            f"episode {ep['episode']} · {ep['scenario']} · seed {fmt_num(ep.get('seed'))} · {_outcome(ep)}"
             f" · “{ep.get('instruction', '')}”"
         )
         mime = VIDEO_MIME.get(path.suffix.lower())
@@ -277,7 +277,7 @@ def _episode_table(doc: Doc, episodes: Sequence[Mapping[str, Any]]) -> None:
         rows.append(
             [
                 ep["episode"],
-                ep.get("seed", "—"),
+                fmt_num(ep.get("seed")),
                 ep["scenario"],
                 _outcome(ep),
                 instruction,
