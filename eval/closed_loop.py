@@ -6,11 +6,13 @@ and writes a run directory:
 - ``run.json``: the resolved config and its hash (a rerun into the same directory resumes only when the
   config matches);
 - ``episodes.jsonl``: one row per finished episode, appended as episodes finish (the resume log);
-- ``results.json``: per-episode rows and the summary (success with Wilson 95 % intervals overall and
-  per tag, trials needed for ±5 pp, SPL, failure reasons, instruction sensitivity, latency), provenance;
+- ``results.json``: per-episode rows (the ``eval.results.EpisodeRow`` schema, written and read through
+  it) and the summary (``eval.summary``: success with Wilson 95 % intervals overall and per tag, trials
+  needed for ±5 pp, SPL, failure reasons, instruction sensitivity, latency), provenance;
 - ``report.html`` / ``report.md`` with trajectory plots, latency and videos (``videos/*.gif``).
 
-Results do not depend on ``--workers``: every episode depends only on (seed, index).
+Without ``--out`` the run goes to ``runs/closed_loop/<policy>-<suite>-seed<seed>-n<episodes>``. Results
+do not depend on ``--workers``: every episode depends only on (seed, index).
 """
 
 from __future__ import annotations
