@@ -15,7 +15,8 @@ by ``(scenario, seed)`` for McNemar's exact test; the hypotheses H1–H5 and how
 
 Roles come from ``--roles kosmos2=A,robovlms=B,lora=C,full=D,noaug=E,aug=F[,main=B]`` or a YAML file
 of the same mapping; a hypothesis lacking its policies is "not tested". Writes ``compare.json``,
-``compare.md`` and a self-contained ``compare.html`` into ``--out``.
+``compare.md`` and a self-contained ``compare.html`` into ``--out`` (a folder, default
+``runs/compare/<policies joined by ->``; with ``--policies`` their runs go to ``OUT/runs/<policy>``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ shared ``real_operator_sequences.json`` layout: ``sequences`` with ``scenario``,
 each with its total variation distance TV = ½ Σ |p − q| (0 = identical, 1 = disjoint), plus, when both
 sides have images, the visual Fréchet gap of ``eval.sim2real.visual_gap``. ``--key-shares FILE`` adds
 a reference key mix to the overall key-share line (``real_action_stats.json``: its ``as_keys`` counts,
-the start rows left out). Writes ``report.json`` and a self-contained ``report.html`` into ``--out``.
+the start rows left out). Writes ``report.json`` and a self-contained ``report.html`` into ``--out`` (a
+folder, default ``runs/data_gap/<A>-vs-<B>``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ Reported (definitions in ``docs/metrics.md``):
 - optional, with ``--policy-data NAME...``: open-loop model-space RMSE of those policies on real vs sim
   episodes of each tag (``eval.open_loop``).
 
-Writes ``sim2real.json``, ``sim2real.md`` and a self-contained ``sim2real.html`` into ``--out``.
+Writes ``sim2real.json``, ``sim2real.md`` and a self-contained ``sim2real.html`` into ``--out`` (a folder,
+default ``runs/sim2real/<trials CSV name>``).
 """
 
 from __future__ import annotations
