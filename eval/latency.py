@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from common.cli import ConfigError, default_out_dir, policy_overrides, run_main
+from common.cli import ConfigError, default_out_dir, run_main
 from common.files import atomic_write_json
 from eval.metrics import summarize_latency
+from eval.policy_args import policy_kwargs
 from eval.step_latency import split_timing
 from eval.targets import LATENCY_TARGET_MS, LATENCY_WARMUP_CALLS, latency_criterion, latency_passes
 
@@ -162,9 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _checked(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     """The result file and the policy arguments; bad values named before anything runs or is written."""
-    if args.legacy_set:
-        print("warning: --set KEY=VALUE is deprecated; write policy.KEY=VALUE", file=sys.stderr)
-    overrides = policy_overrides([*(f"policy.{item}" for item in args.legacy_set), *args.overrides])
+    overrides = policy_kwargs(args.overrides, args.legacy_set)
     for flag, value, least in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0)):
         if value < least:
             raise ConfigError(f"{flag}={value} is invalid: expected an integer >= {least}")

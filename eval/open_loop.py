@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from common.cli import default_out_dir, parse_assignments, policy_overrides, run_main
+from common.cli import default_out_dir, parse_assignments, run_main
 from common.files import atomic_write_json
 from eval import metrics
 from eval.open_loop_metrics import (  # noqa: F401 - re-exported for callers of eval.open_loop
@@ -52,6 +52,7 @@ from eval.open_loop_metrics import (  # noqa: F401 - re-exported for callers of 
     space_metrics,
     target_to_model,
 )
+from eval.policy_args import policy_kwargs, take_policy_items
 
 RESULT_FILE = "open_loop.json"
 """The file ``--out DIR`` receives."""
@@ -273,19 +274,12 @@ def check_out_dir(out: Path) -> Path:
     return out / RESULT_FILE
 
 
-def policy_kwargs(overrides: Sequence[str], legacy_set: Sequence[str]) -> dict[str, Any]:
-    """``make_policy`` arguments of ``policy.KEY=VALUE`` items and the deprecated ``--set KEY=VALUE``,
-    deep-merged (``--set`` items first, so ``policy.`` items win)."""
-    if legacy_set:
-        print("warning: --set KEY=VALUE is deprecated; write policy.KEY=VALUE", file=sys.stderr)
-    return policy_overrides([*(f"policy.{item}" for item in legacy_set), *overrides])
-
-
 def _main(args: argparse.Namespace) -> int:
     from policies import make_policy
 
     out = check_out_dir(args.out or default_out_dir("open_loop", args.policy))
-    kwargs = policy_kwargs(args.overrides, args.legacy_set)
+    swallowed = take_policy_items(args.data) + take_policy_items(args.tag)  # list flags take what follows
+    kwargs = policy_kwargs([*args.overrides, *swallowed], args.legacy_set)
     tag_filter = parse_assignments(args.tag, "--tag")
     policy = make_policy(args.policy, **kwargs)
     result = evaluate(

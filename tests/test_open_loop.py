@@ -153,12 +153,25 @@ def test_cli_prints_table_and_writes_json(data: Path, tmp_path: Path, capsys):
     assert "error: policy override 'core': expected key=value" in capsys.readouterr().err
 
 
-def test_deprecated_set_still_works_and_says_so(data: Path, tmp_path: Path, capsys):
+def test_deprecated_set_still_works_and_says_so(data: Path, tmp_path: Path, capsys, monkeypatch):
     out = tmp_path / "ol"
     rc = open_loop.main(["--policy", "replay", "--set", "core=auto", "--data", str(data), "--out", str(out)])
     assert rc == 0
     assert "warning: --set KEY=VALUE is deprecated; write policy.KEY=VALUE" in capsys.readouterr().err
     assert json.loads((out / "open_loop.json").read_text())["groups"]["all"]["frames"] == 12
+    # policy.KEY=VALUE after a list flag (--data, --tag) is still a policy argument, not a path or a tag
+    seen = {}
+
+    def stop(policy, data, **kwargs):
+        seen.update(data=data, **kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(open_loop, "evaluate", stop)
+    monkeypatch.setattr("policies.make_policy", lambda name, **kw: seen.update(kwargs=kw))
+    args = ["--data", str(data), "policy.core=auto", "--tag", "side=left", "policy.x.y=1"]
+    assert open_loop.main(["--policy", "replay", *args, "--out", str(tmp_path / "o2")]) == 2
+    assert seen["data"] == [str(data)] and seen["tag_filter"] == {"side": "left"}
+    assert seen["kwargs"] == {"core": "auto", "x": {"y": 1}}
 
 
 def test_split_keeps_only_the_held_out_manifest_entries(data: Path, tmp_path: Path):
