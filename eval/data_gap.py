@@ -92,7 +92,7 @@ def _dataset(path: Path) -> list[Episode]:
     from datagen.expert_rollout import key_string
     from datagen.manifest import MANIFEST_NAME, discover
     from datagen.schema import read_episode
-    from eval.open_loop import episode_tags
+    from eval.open_loop_metrics import episode_tags
 
     manifest = path / MANIFEST_NAME if path.is_dir() else None
     entries = discover(manifest if manifest is not None and manifest.is_file() else path)

@@ -23,7 +23,7 @@ import numpy as np
 
 from common.files import atomic_write_json, atomic_write_text
 from eval.plots import plot_trajectories
-from eval.report import Doc, html_page
+from eval.report_kit import Doc, html_page
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, profile_overrides, resolve_profile
 from sim.real_runs import RealRun, RunProblem, load_sources
 

@@ -113,7 +113,7 @@ def tag_features(
     """
     from datagen.manifest import discover
     from datagen.schema import bgr_to_rgb, read_frames
-    from eval.open_loop import episode_tags
+    from eval.open_loop_metrics import episode_tags
 
     entries = discover(list(data))
     chosen = [e for e in entries if episode_tags(e.tags, e.name).get(key) == value]
@@ -155,7 +155,7 @@ def visual_gap(
 def default_tags(real_data: Sequence[str | Path], key: str) -> list[tuple[str, str]]:
     """Every value of tag ``key`` among the real episodes, sorted."""
     from datagen.manifest import discover
-    from eval.open_loop import episode_tags
+    from eval.open_loop_metrics import episode_tags
 
     values = sorted({v for e in discover(list(real_data)) if (v := episode_tags(e.tags, e.name).get(key))})
     if not values:
