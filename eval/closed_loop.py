@@ -6,11 +6,13 @@ and writes a run directory:
 - ``run.json``: the resolved config and its hash (a rerun into the same directory resumes only when the
   config matches);
 - ``episodes.jsonl``: one row per finished episode, appended as episodes finish (the resume log);
-- ``results.json``: per-episode rows and the summary (success with Wilson 95 % intervals overall and
-  per tag, trials needed for ±5 pp, SPL, failure reasons, instruction sensitivity, latency), provenance;
+- ``results.json``: per-episode rows (the ``eval.results.EpisodeRow`` schema, written and read through
+  it) and the summary (``eval.summary``: success with Wilson 95 % intervals overall and per tag, trials
+  needed for ±5 pp, SPL, failure reasons, instruction sensitivity, latency), provenance;
 - ``report.html`` / ``report.md`` with trajectory plots, latency and videos (``videos/*.gif``).
 
-Results do not depend on ``--workers``: every episode depends only on (seed, index).
+Without ``--out`` the run goes to ``runs/closed_loop/<policy>-<suite>-seed<seed>-n<episodes>``. Results
+do not depend on ``--workers``: every episode depends only on (seed, index).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import hashlib
 import json
 import os
 import sys
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import as_completed
 from pathlib import Path
@@ -28,38 +29,18 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.cli import ConfigError, run_main
+from common.cli import ConfigError, default_out_dir, run_main
 from common.config import MAX_EPISODES, compose, get_bool, get_float, get_int
+from common.files import atomic_write_json
+from common.paths import CONFIG_DIR
 from common.rundir import check_run_record, locked
 from common.workers import spawn_pool
-from eval import step_latency
-from common.files import atomic_write_json
-from eval.metrics import trials_needed, wilson_interval
 from eval.provenance import provenance
+from eval.results import DETERMINISTIC_FIELDS, EPISODES_LOG, RESULTS_FILE, normalize_row, read_log, row_key
 from eval.rollout import EpisodeSpec, LoopSettings, run_episode
+from eval.summary import format_summary, summarize
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = REPO_ROOT / "configs"
-DETERMINISTIC_FIELDS = (
-    "episode",
-    "seed",
-    "scenario",
-    "tags",
-    "instruction",
-    "instruction_flipped",
-    "success",
-    "failure_reason",
-    "spl",
-    "soft_spl",
-    "collisions",
-    "path_length_m",
-    "steps",
-    "final_distance_m",
-    "final_heading_error_rad",
-    "went_side",
-    "trajectory",
-)
-"""Row fields that must be identical whatever the worker count (latency is wall-clock, so it is not)."""
+__all__ = ["DETERMINISTIC_FIELDS", "load_config", "main", "plan_episodes", "run", "summarize"]
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -116,8 +97,9 @@ def plan_episodes(cfg: DictConfig) -> list[EpisodeSpec]:
 
 
 def default_out(cfg: DictConfig) -> Path:
+    """``runs/closed_loop/<policy>-<suite>-seed<seed>-n<episodes>`` (``common.cli.default_out_dir``)."""
     suite = cfg.suite or cfg.env.suite
-    return REPO_ROOT / "runs" / "closed_loop" / f"{cfg.policy_name}-{suite}-seed{cfg.seed}-n{cfg.episodes}"
+    return default_out_dir("closed_loop", f"{cfg.policy_name}-{suite}-seed{cfg.seed}-n{cfg.episodes}")
 
 
 RECORD_IGNORED = ("workers", "out", "videos", "report", "progress", "episodes")
@@ -206,16 +188,17 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
         atomic_write_json(
             run_file, {"config_hash": config_hash(cfg), "episodes": int(cfg.episodes), "config": config}
         )
-    log = out_dir / "episodes.jsonl"
-    done = _read_log(log)
+    log = out_dir / EPISODES_LOG
+    done = read_log(log)
     todo = [s for s in specs if s.key not in done]
     workers = int(cfg.workers)
     bar = _progress(len(specs), initial=len(specs) - len(todo), enabled=bool(cfg.progress))
     with log.open("a") as sink:
 
         def record(row: dict[str, Any]) -> None:
-            done[_row_key(row)] = row
-            sink.write(json.dumps(row) + "\n")
+            line = json.dumps(normalize_row(row, f"episode {row.get('episode')}"))  # through the schema
+            done[row_key(row)] = json.loads(line)  # the stored form (lists, not tuples), as a resume reads it
+            sink.write(line + "\n")
             sink.flush()
             os.fsync(sink.fileno())
             bar.update(1)
@@ -241,38 +224,15 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
         "provenance": provenance(cfg, [s.seed for s in specs if not s.flipped]),
         "episodes": rows,
     }
-    if policy_info is None and (out_dir / "results.json").exists():  # a resumed, finished run
-        policy_info = json.loads((out_dir / "results.json").read_text()).get("provenance", {}).get("policy")
+    if policy_info is None and (out_dir / RESULTS_FILE).exists():  # a resumed, finished run
+        policy_info = json.loads((out_dir / RESULTS_FILE).read_text()).get("provenance", {}).get("policy")
     results["provenance"]["policy"] = policy_info
-    atomic_write_json(out_dir / "results.json", results)
+    atomic_write_json(out_dir / RESULTS_FILE, results)
     if cfg.report:
         from eval.report import write_report
 
         write_report(out_dir)
     return results
-
-
-def _row_key(row: dict[str, Any]) -> str:
-    return f"{row['episode']}{'-flipped' if row['instruction_flipped'] else ''}"
-
-
-def _read_log(path: Path) -> dict[str, dict[str, Any]]:
-    """Rows already finished (a torn last line from a killed run is ignored and rewritten)."""
-    rows: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return rows
-    good_lines = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        rows[_row_key(row)] = row
-        good_lines.append(line)
-    from common.files import atomic_write_text
-
-    atomic_write_text(path, "".join(f"{line}\n" for line in good_lines))
-    return rows
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -311,105 +271,6 @@ def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, c
     finally:
         if own:
             env.close()
-
-
-# ---------------------------------------------------------------------------- summary
-def _rate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
-    k = sum(bool(r["success"]) for r in rows)
-    lo, hi = wilson_interval(k, n)
-    return {"episodes": n, "successes": k, "success_rate": k / n if n else 0.0, "wilson95": [lo, hi]}
-
-
-def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = None) -> dict[str, Any]:
-    """The ``summary`` of ``results.json`` from its rows (mirrored-instruction twins only feed the
-    instruction-sensitivity figure)."""
-    main = [r for r in rows if not r["instruction_flipped"]]
-    overall = _rate(main)
-    per_tag: dict[str, Any] = {}
-    groups: dict[str, list] = defaultdict(list)
-    for r in main:
-        groups[f"scenario={r['scenario']}"].append(r)
-        for axis, value in r["tags"].items():
-            groups[f"{axis}={value}"].append(r)
-    for key in sorted(groups):
-        per_tag[key] = _rate(groups[key])
-    sided = [
-        r
-        for r in rows
-        if r.get("named_side") in ("left", "right") and r["scene"]["side"] in ("left", "right")
-    ]
-    sensitivity = None
-    if any(r["instruction_flipped"] for r in rows) and sided:
-        hits = sum(r["went_side"] == r["named_side"] for r in sided)
-        lo, hi = wilson_interval(hits, len(sided))
-        sensitivity = {
-            "episodes": len(sided),
-            "named_side_rate": hits / len(sided),
-            "wilson95": [lo, hi],
-            "original_named_side_rate": _side_rate([r for r in sided if not r["instruction_flipped"]]),
-            "flipped_named_side_rate": _side_rate([r for r in sided if r["instruction_flipped"]]),
-        }
-    n = overall["episodes"]
-    summary = {
-        "policy": policy,
-        **overall,
-        "trials_needed_5pp": trials_needed(overall["success_rate"]),
-        "spl_mean": sum(r["spl"] for r in main) / n if n else 0.0,
-        "soft_spl_mean": sum(r["soft_spl"] for r in main) / n if n else 0.0,
-        "collision_rate": sum(r["collisions"] > 0 for r in main) / n if n else 0.0,
-        "failure_reasons": dict(Counter(r["failure_reason"] for r in main if r["failure_reason"])),
-        "per_tag": per_tag,
-        "instruction_sensitivity": sensitivity,
-        **step_latency.summary_fields(rows),  # latency_ms, its basis, warm-up, target; policy counts
-        "latency_in_loop": {
-            "mode": str(cfg.latency_in_loop.mode) if cfg is not None else "none",
-            "delay_ms": float(cfg.latency_in_loop.delay_ms) if cfg is not None else 0.0,
-        },
-    }
-    return summary
-
-
-def _side_rate(rows: list[dict[str, Any]]) -> float | None:
-    return sum(r["went_side"] == r["named_side"] for r in rows) / len(rows) if rows else None
-
-
-def format_summary(results: dict[str, Any]) -> str:
-    """A plain-text summary table for the terminal."""
-    s = results["summary"]
-    lo, hi = s["wilson95"]
-    lines = [
-        f"policy {s['policy']}: success {s['successes']}/{s['episodes']} = {s['success_rate']:.1%} "
-        f"(Wilson 95 % [{lo:.1%}, {hi:.1%}]); trials for ±5 pp: {s['trials_needed_5pp']}",
-        f"SPL {s['spl_mean']:.3f}  SoftSPL {s['soft_spl_mean']:.3f}  "
-        f"collision rate {s['collision_rate']:.1%}",
-    ]
-    if s["failure_reasons"]:
-        lines.append("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(s["failure_reasons"].items())))
-    sens = s.get("instruction_sensitivity")
-    if sens:
-        lines.append(
-            f"instruction sensitivity: went round the named side in {sens['named_side_rate']:.1%} of "
-            f"{sens['episodes']} episodes (original {sens['original_named_side_rate']:.1%}, mirrored "
-            f"{sens['flipped_named_side_rate']:.1%}); a language-blind policy scores ~50 %"
-        )
-    total = s["latency_ms"].get("total_ms")
-    if total and total.get("n") and s.get("latency_basis"):
-        target = s["latency_target"]
-        warm = s.get("latency_warmup") or {}
-        lines.append(
-            f"policy latency per step (n={total['n']}): p50 {total['p50']:.2f} ms, "
-            f"p95 {total['p95']:.2f} ms, max {total['max']:.2f} ms; target {target['criterion']}: "
-            f"{'pass' if target['pass'] else 'FAIL'} ({warm.get('calls', 0)} warm-up calls excluded)"
-        )
-    width = max(len(k) for k in s["per_tag"]) if s["per_tag"] else 10
-    lines.append(f"{'tag':<{width}}  {'n':>4}  {'success':>8}  wilson95")
-    for key, stats in s["per_tag"].items():
-        lo, hi = stats["wilson95"]
-        lines.append(
-            f"{key:<{width}}  {stats['episodes']:>4}  {stats['success_rate']:>8.1%}  [{lo:.1%}, {hi:.1%}]"
-        )
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- CLI

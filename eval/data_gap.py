@@ -13,7 +13,8 @@ shared ``real_operator_sequences.json`` layout: ``sequences`` with ``scenario``,
 each with its total variation distance TV = ½ Σ |p − q| (0 = identical, 1 = disjoint), plus, when both
 sides have images, the visual Fréchet gap of ``eval.sim2real.visual_gap``. ``--key-shares FILE`` adds
 a reference key mix to the overall key-share line (``real_action_stats.json``: its ``as_keys`` counts,
-the start rows left out). Writes ``report.json`` and a self-contained ``report.html`` into ``--out``.
+the start rows left out). Writes ``report.json`` and a self-contained ``report.html`` into ``--out`` (a
+folder, default ``runs/data_gap/<A>-vs-<B>``).
 """
 
 from __future__ import annotations
@@ -29,15 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import BenchError, default_out_dir, run_main
 from common.files import atomic_write_json
-
-KEY_ORDER = ("w", "q", "e", "a", "d", "s", "z", "c", "r", "t", ".", "?", "-")
-"""Display order: teleop keys, ``.`` stop, ``?`` a command outside the vocabulary, ``-`` no row."""
-KEY_LABELS = {".": "stop", "?": "other", "-": "none"}
-OVERALL = "overall"
+from eval.data_gap_report import OVERALL, format_summary, write_report
 
 
-class DataGapError(ValueError):
+class DataGapError(BenchError, ValueError):
     """An input of the data-gap report is missing or malformed; the message names the file and field."""
 
 
@@ -64,9 +62,6 @@ class Side:
     def has_images(self) -> bool:
         return bool(self.episodes) and all(e.path is not None for e in self.episodes)
 
-
-def key_label(key: str) -> str:
-    return KEY_LABELS.get(key, key.upper())
 
 
 # --------------------------------------------------------------------------- loading
@@ -97,7 +92,7 @@ def _dataset(path: Path) -> list[Episode]:
     from datagen.expert_rollout import key_string
     from datagen.manifest import MANIFEST_NAME, discover
     from datagen.schema import read_episode
-    from eval.open_loop import episode_tags
+    from eval.open_loop_metrics import episode_tags
 
     manifest = path / MANIFEST_NAME if path.is_dir() else None
     entries = discover(manifest if manifest is not None and manifest.is_file() else path)
@@ -243,7 +238,7 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 
 def _visual(a: Side, b: Side, scenarios: Sequence[str], max_episodes: int, encoder: str) -> dict[str, Any]:
     """Fréchet gap per scenario (``eval.sim2real.visual_gap``) on up to ``max_episodes`` per side."""
-    from eval.sim2real import visual_gap
+    from eval.visual_gap import visual_gap
 
     def pick(side: Side, scenario: str) -> list[Path]:
         paths = [e.path for e in side.episodes if e.scenario == scenario and e.path is not None]
@@ -301,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m eval.data_gap", description=__doc__.split("\n\n")[0])
     p.add_argument("a", help="dataset folder, manifest.jsonl or real-sequences JSON")
     p.add_argument("b", help="dataset folder, manifest.jsonl or real-sequences JSON")
-    p.add_argument("--out", required=True, help="output folder for report.json and report.html")
+    p.add_argument(
+        "--out", type=Path, help="folder for report.json and report.html (default runs/data_gap/<A>-vs-<B>)"
+    )
     p.add_argument("--labels", nargs=2, metavar=("A", "B"), help="names of the two sides in the report")
     p.add_argument("--key-shares", help="reference key mix for the overall line (real_action_stats.json)")
     p.add_argument("--no-images", action="store_true", help="skip the visual Fréchet gap")
@@ -312,22 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from eval.data_gap_report import format_summary, write_report
+    return run_main(lambda: _main(args))
 
-    try:
-        labels = args.labels or (None, None)
-        a, b = load_side(args.a, labels[0]), load_side(args.b, labels[1])
-        ref = reference_key_shares(args.key_shares) if args.key_shares else None
-        ref_label = Path(args.key_shares).name if args.key_shares else ""
-        if args.image_episodes < 1:
-            raise DataGapError(f"--image-episodes={args.image_episodes}: expected >= 1")
-        result = data_gap(a, b, ref, ref_label, not args.no_images, args.image_episodes, args.encoder)
-        out = Path(args.out)
-        atomic_write_json(out / "report.json", result)
-        write_report(result, out)
-    except (DataGapError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+def _main(args: argparse.Namespace) -> int:
+    if args.image_episodes < 1:
+        raise DataGapError(f"--image-episodes={args.image_episodes}: expected >= 1")
+    labels = args.labels or (None, None)
+    a, b = load_side(args.a, labels[0]), load_side(args.b, labels[1])
+    out = args.out or default_out_dir("data_gap", f"{a.label}-vs-{b.label}")
+    if out.exists() and not out.is_dir():
+        raise DataGapError(f"--out {out} is a file; expected a folder")
+    ref = reference_key_shares(args.key_shares) if args.key_shares else None
+    ref_label = Path(args.key_shares).name if args.key_shares else ""
+    result = data_gap(a, b, ref, ref_label, not args.no_images, args.image_episodes, args.encoder)
+    atomic_write_json(out / "report.json", result)
+    write_report(result, out)
     print(format_summary(result))
     print(f"wrote {out / 'report.json'} and {out / 'report.html'}")
     return 0

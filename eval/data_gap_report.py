@@ -8,10 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from eval.data_gap import KEY_ORDER, OVERALL, key_label
-from common.files import atomic_write_text
 from eval.plots import plt, save_figure
-from eval.report import Doc, fmt_num, fmt_pct, html_page, slug
+from eval.report_kit import Doc, fmt_num, fmt_pct, slug, write_doc
+
+KEY_ORDER = ("w", "q", "e", "a", "d", "s", "z", "c", "r", "t", ".", "?", "-")
+"""Display order: teleop keys, ``.`` stop, ``?`` a command outside the vocabulary, ``-`` no row."""
+KEY_LABELS = {".": "stop", "?": "other", "-": "none"}
+OVERALL = "overall"
+"""The group of all episodes of each side (``eval.data_gap`` names the others by scenario)."""
+
+
+def key_label(key: str) -> str:
+    """The display name of a key (``w`` → ``W``, ``.`` → ``stop``)."""
+    return KEY_LABELS.get(key, key.upper())
 
 SIDE_COLOURS = ("#1f77b4", "#ff7f0e", "#7f7f7f")
 KEY_COLOURS = {
@@ -234,6 +243,5 @@ def write_report(result: Mapping[str, Any], out_dir: str | Path) -> Path:
         doc.table(["most common sequence", "share", "side"], top)
         for png, caption in group_figures(name, group, labels, fig_dir, ref if name == OVERALL else None):
             doc.figure(png, caption, f"figures/{png.name}")
-    path = out_dir / "report.html"
-    atomic_write_text(path, html_page(f"Data gap: {labels[0]} vs {labels[1]}", "\n".join(doc.html)))
-    return path
+    title = f"Data gap: {labels[0]} vs {labels[1]}"
+    return write_doc(doc, out_dir, "report", title, markdown=False)["html"]

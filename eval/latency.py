@@ -6,17 +6,17 @@ projection + language model, action head, postprocess, total; plus the policy's 
 p50 / p95 / max / mean in milliseconds over ``steps`` steps after ``warmup`` steps, with device, dtype
 and batch size stated. The plan's target (``eval.targets``: total below 200 ms, judged on the per-step
 p95, as everywhere in the bench) is marked PASS or FAIL. Non-time counters of the policy (e.g.
-``frames_encoded``) are reported apart as per-step means. Results print as a table and optionally go
-to a JSON file (``--json OUT``) with the raw per-step totals.
+``frames_encoded``) are reported apart as per-step means. Results print as a table and go, with the raw
+per-step totals, to ``--out DIR``/latency.json (default ``runs/latency/<policy>``). Policy arguments are
+``policy.KEY=VALUE`` (deep-merged; ``--set KEY=VALUE`` is the deprecated spelling).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from common.cli import run_main
+from common.cli import ConfigError, default_out_dir, run_main
+from common.files import atomic_write_json
 from eval.metrics import summarize_latency
+from eval.policy_args import policy_kwargs
 from eval.step_latency import split_timing
 from eval.targets import LATENCY_TARGET_MS, LATENCY_WARMUP_CALLS, latency_criterion, latency_passes
 
@@ -121,51 +123,69 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+RESULT_FILE = "latency.json"
+"""The file ``--out DIR`` receives."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Per-step latency of a policy on synthetic observations.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.latency", description="Per-step latency of a policy on synthetic observations."
+    )
     parser.add_argument("--policy", required=True, help="policy name (configs/policy/<name>.yaml or a type)")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="policy.KEY=VALUE",
+        help="make_policy arguments, dotted keys deep-merged, e.g. policy.device=cuda policy.dtype=bf16",
+    )
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument(
         "--warmup", type=int, default=LATENCY_WARMUP_CALLS, help="first calls excluded as warm-up"
     )
-    parser.add_argument("--json", type=Path, default=None, help="write the result to this JSON file")
+    parser.add_argument(
+        "--out", type=Path, help=f"output folder for {RESULT_FILE} (default runs/latency/<policy>)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="deprecated: write the result to this file")
     parser.add_argument("--height", type=int, default=144)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION)
     parser.add_argument("--target-ms", type=float, default=TARGET_MS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="policy overrides (YAML values), e.g. --set device=cuda dtype=bf16",
+        "--set", dest="legacy_set", nargs="*", default=[], metavar="KEY=VALUE",
+        help="deprecated spelling of policy.KEY=VALUE",
     )
-    args = parser.parse_args(argv)
-    from omegaconf import OmegaConf
-
-    overrides = OmegaConf.to_container(OmegaConf.from_dotlist(args.set)) if args.set else {}
-    return run_main(lambda: _run(args, overrides), also=(TypeError, RuntimeError))
+    return parser
 
 
-def _run(args: argparse.Namespace, overrides: Any) -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_intermixed_args(argv)  # policy.key=value may sit between flags
+    return run_main(lambda: _run(args), also=(TypeError, RuntimeError))
+
+
+def _checked(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """The result file and the policy arguments; bad values named before anything runs or is written."""
+    overrides = policy_kwargs(args.overrides, args.legacy_set)
+    for flag, value, least in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0)):
+        if value < least:
+            raise ConfigError(f"{flag}={value} is invalid: expected an integer >= {least}")
+    if args.json is not None:
+        print("warning: --json FILE is deprecated; write --out FOLDER", file=sys.stderr)
+        target = args.json
+    else:
+        out = args.out or default_out_dir("latency", args.policy)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file; expected a folder (for {out / RESULT_FILE})")
+        target = out / RESULT_FILE
+    if target.is_dir():
+        raise ConfigError(f"{target} is a folder; expected a file path")
+    return target, overrides
+
+
+def _run(args: argparse.Namespace) -> int:
     from policies import make_policy
 
+    target, overrides = _checked(args)
     build_start = time.perf_counter()
-    policy = make_policy(args.policy, **overrides)  # type: ignore[arg-type]
+    policy = make_policy(args.policy, **overrides)
     build_s = time.perf_counter() - build_start
     result = measure(
         policy,
@@ -179,9 +199,8 @@ def _run(args: argparse.Namespace, overrides: Any) -> int:
     )
     result["build_s"] = build_s
     print(format_table(result))
-    if args.json is not None:
-        _write_json(args.json, result)
-        print(f"wrote {args.json}")
+    atomic_write_json(target, result)
+    print(f"wrote {target}")
     return 0
 
 

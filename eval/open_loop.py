@@ -17,9 +17,10 @@ collector's start row itself: it is fed from row 1 and row 0 (no command) is lef
 Per space: RMSE and MAE per axis and overall, and direction accuracy (9-class omni mapping, threshold
 0.3). Grouped overall, per source (``real`` / ``sim`` / ``augmented``) and per name tag
 (``side=left``, ``pattern=core``, ``distance=medium``, …). Pass/fail: overall model-space RMSE below
-the target (default 0.12).
+the target (``eval.targets.RMSE_TARGET``, 0.12).
 
-CLI: ``python -m eval.open_loop --policy NAME --data DIR_OR_MANIFEST [...] [--out FILE.json]``.
+CLI: ``python -m eval.open_loop --policy NAME [policy.KEY=VALUE ...] --data DATA [...] [--out DIR]``
+(writes ``DIR/open_loop.json``, default ``runs/open_loop/<policy>``).
 """
 
 from __future__ import annotations
@@ -27,90 +28,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from common.cli import BenchError, run_main
-from eval import metrics, targets
+from common.cli import default_out_dir, parse_assignments, run_main
 from common.files import atomic_write_json
-from sim.protocol import NOMINAL
+from eval import metrics
+from eval.open_loop_metrics import (  # noqa: F401 - re-exported for callers of eval.open_loop
+    COMMAND_SPACE,
+    MODEL_SPACE,
+    RMSE_TARGET,
+    EpisodeRecord,
+    OpenLoopError,
+    episode_tags,
+    format_table,
+    group_metrics,
+    grouped,
+    model_space_mapper,
+    policy_model_axes,
+    space_metrics,
+    target_to_model,
+)
+from eval.policy_args import policy_kwargs, take_policy_items
 
-RMSE_TARGET = targets.RMSE_TARGET
-"""The test plan's open-loop target: overall model-space RMSE below this."""
-
-MODEL_SPACE = "model"
-COMMAND_SPACE = "command"
-TAG_EXCLUDE = ("date", "time", "suffix", "family")
-"""Name tags that are not scenario properties (left out of the per-tag groups)."""
-
-
-class OpenLoopError(BenchError, ValueError):
-    """The data or policy cannot be evaluated open loop; the message names the file or setting."""
-
-
-@dataclass
-class EpisodeRecord:
-    """Predictions and targets of one episode, both ``(N, 3)`` float32 command space (teleop units)."""
-
-    name: str
-    source: str
-    tags: dict[str, str]
-    instruction: str
-    pred_command: np.ndarray
-    target_command: np.ndarray
-    pred_model: np.ndarray
-    target_model: np.ndarray
-    keep: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    """Rows counted in the metrics (all, or all but the ``episode_start`` row with ``skip_start``)."""
-
-
-def model_space_mapper(policy: Any, model_axes: int = 2) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-    """``(command (N, 3) → model (N, model_axes), description)`` for ``policy``.
-
-    Uses ``policy.to_model`` or ``policy.action_adapter.to_model`` / ``policy.adapter.to_model``
-    (signature ``to_model(command, n_axes)``) when present; otherwise ``clip(command / 1.15, -1, 1)``.
-    """
-    candidates = [policy, getattr(policy, "action_adapter", None), getattr(policy, "adapter", None)]
-    for owner in candidates:
-        fn = getattr(owner, "to_model", None) if owner is not None else None
-        if callable(fn):
-            where = type(owner).__name__
-
-            def through_adapter(command: np.ndarray, fn: Callable = fn) -> np.ndarray:
-                return np.asarray(fn(np.asarray(command, dtype=np.float32), model_axes), dtype=np.float64)
-
-            return through_adapter, f"inverse action adapter ({where}.to_model)"
-
-    def divide(command: np.ndarray) -> np.ndarray:
-        return np.clip(np.asarray(command, dtype=np.float64)[..., :model_axes] / NOMINAL, -1.0, 1.0)
-
-    return divide, f"command / {NOMINAL} clamped to [-1, 1] (policy has no inverse action adapter)"
-
-
-def policy_model_axes(policy: Any, default: int = 2) -> int:
-    """The policy's model-space axes: ``policy.model.config.head.n_axes`` if it has one, else ``default``."""
-    head = getattr(getattr(getattr(policy, "model", None), "config", None), "head", None)
-    n = getattr(head, "n_axes", None)
-    return int(n) if isinstance(n, int) and n in (1, 2, 3) else default
-
-
-def target_to_model(command: np.ndarray, model_axes: int = 2) -> np.ndarray:
-    """Recorded teleop commands ``(N, 3)`` → model-space targets: first ``model_axes`` axes clamped to ±1."""
-    return np.clip(np.asarray(command, dtype=np.float64)[..., :model_axes], -1.0, 1.0)
-
-
-def episode_tags(entry_tags: Mapping[str, str], name: str) -> dict[str, str]:
-    """Scenario tags of an episode: the manifest's, else parsed from its file name (minus bookkeeping)."""
-    tags = dict(entry_tags)
-    if not tags:
-        from datagen.schema import try_parse_episode_name
-
-        tags = try_parse_episode_name(name) or {}
-    return {k: str(v) for k, v in tags.items() if k not in TAG_EXCLUDE}
+RESULT_FILE = "open_loop.json"
+"""The file ``--out DIR`` receives."""
 
 
 def _instruction(episode: Any, tags: Mapping[str, str], default: str | None) -> str:
@@ -176,53 +121,6 @@ def run_episode(
         target_model=target_to_model(target, model_axes),
         keep=keep,
     )
-
-
-def space_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, Any]:
-    """RMSE and MAE per axis/overall and direction accuracy of ``(N, D)`` arrays in one space."""
-    return {
-        "rmse": metrics.rmse(pred, target),
-        "mae": metrics.mae(pred, target),
-        "direction_accuracy": metrics.direction_accuracy(pred, target),
-    }
-
-
-def group_metrics(records: Sequence[EpisodeRecord], target_rmse: float = RMSE_TARGET) -> dict[str, Any]:
-    """Metrics of the kept rows of ``records`` in both spaces, with the pass/fail against ``target_rmse``."""
-    rows = [r.keep for r in records]
-    n = int(sum(k.sum() for k in rows))
-    if n == 0:
-        raise OpenLoopError("no frames to evaluate in this group (all rows skipped)")
-
-    def cat(attr: str) -> np.ndarray:
-        return np.concatenate([getattr(r, attr)[r.keep] for r in records])
-
-    model = space_metrics(cat("pred_model"), cat("target_model"))
-    command = space_metrics(cat("pred_command"), cat("target_command"))
-    overall = model["rmse"]["overall"]
-    return {
-        "episodes": len(records),
-        "frames": n,
-        MODEL_SPACE: model,
-        COMMAND_SPACE: command,
-        "target_rmse": target_rmse,
-        "pass": bool(overall < target_rmse),
-    }
-
-
-def grouped(records: Sequence[EpisodeRecord], target_rmse: float = RMSE_TARGET) -> dict[str, dict[str, Any]]:
-    """``{"all": ..., "source=real": ..., "side=left": ...}`` group metrics (sorted group names)."""
-    groups: dict[str, list[EpisodeRecord]] = {"all": list(records)}
-    for r in records:
-        groups.setdefault(f"source={r.source}", []).append(r)
-        for k, v in r.tags.items():
-            groups.setdefault(f"{k}={v}", []).append(r)
-    order = (
-        ["all"]
-        + sorted(g for g in groups if g.startswith("source="))
-        + sorted(g for g in groups if g != "all" and not g.startswith("source="))
-    )
-    return {g: group_metrics(groups[g], target_rmse) for g in order}
 
 
 def evaluate(
@@ -311,69 +209,29 @@ def evaluate(
     }
 
 
-def format_table(result: Mapping[str, Any]) -> str:
-    """A fixed-width text table of the groups (model-space and command-space columns kept apart)."""
-    axes = result["model_axes"]
-    width = max(len(g) for g in result["groups"]) + 2
-    head = (
-        f"{'group':<{width}}{'eps':>5}{'frames':>7} | model: "
-        + "".join(f"{'rmse_' + a.split('_')[-1]:>8}" for a in axes)
-        + f"{'rmse':>8}{'mae':>8}{'dir':>7} | command:{'rmse_x':>8}{'rmse_y':>8}{'rmse_z':>8}{'rmse':>8}"
-        f"{'mae':>8}{'dir':>7} | <{result['target_rmse']}"
-    )
-    lines = [head, "-" * len(head)]
-    for name, g in result["groups"].items():
-        m, c = g[MODEL_SPACE], g[COMMAND_SPACE]
-        model_axes = "".join(f"{m['rmse'][a]:8.3f}" for a in axes)
-        cmd_axes = "".join(f"{c['rmse'].get(a, float('nan')):8.3f}" for a in metrics.AXIS_NAMES)
-        lines.append(
-            f"{name:<{width}}{g['episodes']:>5}{g['frames']:>7} | model: {model_axes}"
-            f"{m['rmse']['overall']:8.3f}"
-            f"{m['mae']['overall']:8.3f}{m['direction_accuracy']:7.2f} | command:{cmd_axes}"
-            f"{c['rmse']['overall']:8.3f}{c['mae']['overall']:8.3f}{c['direction_accuracy']:7.2f} | "
-            f"{'PASS' if g['pass'] else 'FAIL'}"
-        )
-    return "\n".join(lines)
-
-
-def parse_assignments(items: Iterable[str], what: str, nested: bool = False) -> dict[str, Any]:
-    """``["k=v", ...]`` → dict; values parsed as YAML scalars (``3`` → int, ``true`` → bool). With
-    ``nested``, a dotted key sets a nested value: ``action_adapter.snap=false`` →
-    ``{"action_adapter": {"snap": False}}``."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise OpenLoopError(f"{what} {item!r}: expected key=value")
-        parts = key.strip().split(".") if nested else [key.strip()]
-        node = out
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise OpenLoopError(f"{what} {item!r}: {part!r} was already set to a value, not a section")
-            node = child
-        node[parts[-1]] = yaml.safe_load(value) if value else ""
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval.open_loop", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--policy", required=True, help="policy name (configs/policy/<name>.yaml or registered)"
     )
     parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="policy.KEY=VALUE",
+        help="make_policy arguments, dotted keys deep-merged (policy.action_adapter.snap=false)",
+    )
+    parser.add_argument(
         "--set",
-        dest="overrides",
+        dest="legacy_set",
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="keyword overrides for make_policy; dotted keys nest (action_adapter.snap=false)",
+        help="deprecated spelling of policy.KEY=VALUE (KEY=VALUE without the policy. prefix)",
     )
     parser.add_argument("--data", nargs="+", required=True, help="episode files, folders or manifest.jsonl")
     parser.add_argument(
-        "--tag", nargs="*", default=[], metavar="KEY=VALUE", help="keep episodes with these tags"
+        "--tag", "--tags", dest="tag", nargs="*", default=[], metavar="KEY=VALUE",
+        help="keep episodes with these tags",
     )
     parser.add_argument("--source", choices=("real", "sim", "augmented"), help="keep episodes of this source")
     parser.add_argument(
@@ -386,33 +244,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--instruction", help="instruction for episodes that store none")
     parser.add_argument("--max-episodes", type=int)
     parser.add_argument("--split", help="keep the manifest entries of this split, e.g. val")
-    parser.add_argument("--out", type=Path, help="JSON output (default open_loop_<policy>.json)")
+    parser.add_argument(
+        "--out", type=Path, help=f"output folder for {RESULT_FILE} (default runs/open_loop/<policy>)"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)  # policy.key=value may sit between flags
     return run_main(lambda: _main(args))
 
 
-def check_out_file(out: Path) -> Path:
-    """``out`` if a JSON file can be written there; ``OpenLoopError`` naming it (a directory, or a parent
-    that is a file) otherwise — checked before the run, not after it."""
-    if out.is_dir():
+def check_out_dir(out: Path) -> Path:
+    """The result file ``out/open_loop.json`` if ``out`` can be a folder; ``OpenLoopError`` naming it (an
+    existing file, a parent that is a file, or the old ``--out FILE.json`` form) otherwise — checked
+    before the run, not after it."""
+    if out.exists() and not out.is_dir():
         raise OpenLoopError(
-            f"--out {out} is a directory; expected a JSON file path, e.g. {out / 'open_loop.json'}"
+            f"--out {out} is a file; expected a folder (the result goes to {out / RESULT_FILE})"
+        )
+    if out.suffix == ".json" and not out.exists():
+        raise OpenLoopError(
+            f"--out {out}: --out is a folder now (the result goes to FOLDER/{RESULT_FILE}); "
+            f"write e.g. --out {out.with_suffix('')}"
         )
     parent = next((p for p in out.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise OpenLoopError(f"--out {out}: {parent} is a file, not a folder")
-    return out
+    return out / RESULT_FILE
 
 
 def _main(args: argparse.Namespace) -> int:
     from policies import make_policy
 
-    out = check_out_file(args.out or Path(f"open_loop_{args.policy}.json"))
-    policy = make_policy(args.policy, **parse_assignments(args.overrides, "--set", nested=True))
+    out = check_out_dir(args.out or default_out_dir("open_loop", args.policy))
+    swallowed = take_policy_items(args.data) + take_policy_items(args.tag)  # list flags take what follows
+    kwargs = policy_kwargs([*args.overrides, *swallowed], args.legacy_set)
+    tag_filter = parse_assignments(args.tag, "--tag")
+    policy = make_policy(args.policy, **kwargs)
     result = evaluate(
         policy,
         args.data,
@@ -420,7 +289,7 @@ def _main(args: argparse.Namespace) -> int:
         target_rmse=args.target,
         skip_start=args.skip_start,
         default_instruction=args.instruction,
-        tag_filter=parse_assignments(args.tag, "--tag"),
+        tag_filter={k: str(v) for k, v in tag_filter.items()},
         source_filter=args.source,
         max_episodes=args.max_episodes,
         split=args.split,
@@ -433,8 +302,11 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def load_result(path: str | Path) -> dict[str, Any]:
-    """Read an ``open_loop`` JSON written by ``main`` (for ``eval.compare`` / ``eval.sim2real``)."""
+    """Read an ``open_loop`` JSON written by ``main`` (for ``eval.compare`` / ``eval.sim2real``); ``path``
+    is the file or the ``--out`` folder holding it."""
     path = Path(path)
+    if path.is_dir():
+        path = path / RESULT_FILE
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:

@@ -4,8 +4,8 @@
 the ``videos/*.gif`` its episodes reference) and writes, atomically, into the same directory:
 ``report.html`` (every figure and video embedded as a base64 data URI, so it opens offline and can
 be mailed), ``report.md`` (the same tables, with ``latency.png`` and ``trajectories_<scenario>.png``
-beside it) and those PNGs. Also the HTML/Markdown helpers that ``eval.compare`` and ``eval.sim2real``
-reuse.
+beside it) and those PNGs. The page is built with ``eval.report_kit`` (shared by every report); the
+rows are read through ``eval.results``.
 
 CLI: ``python -m eval.report RUN_DIR [--max-videos N]``.
 """
@@ -13,213 +13,35 @@ CLI: ``python -m eval.report RUN_DIR [--max-videos N]``.
 from __future__ import annotations
 
 import argparse
-import base64
-import html
-import json
-import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import BenchError, run_main
+from common.cli import run_main
 from eval import metrics
-from common.files import atomic_write_text
+from eval.provenance import provenance_section
+from eval.report_kit import (
+    Doc,
+    data_uri,
+    esc,
+    fmt_interval,
+    fmt_num,
+    fmt_pct,
+    fmt_rate,
+    slug,
+    write_doc,
+)
+from eval.results import RESULTS_FILE, ResultsError, load_results, main_episodes
 
-RESULTS_FILE = "results.json"
-REPORT_HTML = "report.html"
-REPORT_MD = "report.md"
+__all__ = ["RESULTS_FILE", "ResultsError", "load_results", "write_report"]
+REPORT_STEM = "report"
 LATENCY_PNG = "latency.png"
 MAX_VIDEOS = 6
 MAX_EMBED_BYTES = 8 * 1024 * 1024
 """Videos larger than this are linked, not embedded, to keep ``report.html`` openable."""
 
 VIDEO_MIME = {".gif": "image/gif", ".mp4": "video/mp4", ".webm": "video/webm"}
-
-
-class ResultsError(BenchError, ValueError):
-    """``results.json`` is missing or does not have the shape the report needs."""
-
-
-# --------------------------------------------------------------------------- rendering helpers
-
-
-class Html(str):
-    """A string that is already HTML (not escaped again by ``html_table``)."""
-
-
-def esc(value: Any) -> str:
-    """HTML-escape ``value`` unless it is ``Html``."""
-    return value if isinstance(value, Html) else html.escape(str(value))
-
-
-def fmt_num(value: Any, digits: int = 3) -> str:
-    """A number with ``digits`` decimals, ``"—"`` for ``None``."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def fmt_pct(value: Any, digits: int = 1) -> str:
-    """A fraction as a percentage (``0.8`` → ``"80.0 %"``), ``"—"`` for ``None``."""
-    return "—" if value is None else f"{100.0 * float(value):.{digits}f} %"
-
-
-def fmt_interval(interval: Sequence[float] | None, digits: int = 1) -> str:
-    """``[lo, hi]`` fractions as ``"[49.0, 94.3] %"``."""
-    if not interval:
-        return "—"
-    lo, hi = interval
-    return f"[{100.0 * float(lo):.{digits}f}, {100.0 * float(hi):.{digits}f}] %"
-
-
-def fmt_rate(successes: int, trials: int, interval: Sequence[float] | None = None) -> str:
-    """``"8/10 = 80.0 % [49.0, 94.3] %"`` (Wilson 95 % computed when ``interval`` is not given)."""
-    if trials == 0:
-        return f"0/0 (no episodes) {fmt_interval((0.0, 1.0))}"
-    interval = interval or metrics.wilson_interval(successes, trials)
-    return f"{successes}/{trials} = {fmt_pct(successes / trials)} {fmt_interval(interval)}"
-
-
-def slug(name: str) -> str:
-    """A file-name-safe version of a scenario or policy name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "unnamed"
-
-
-def md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> Html:
-    """An HTML table; cells are escaped unless they are ``Html``."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>\n" for row in rows)
-    cls_attr = f' class="{esc(cls)}"' if cls else ""
-    return Html(f"<table{cls_attr}><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>\n")
-
-
-def data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def img_tag(png_path: str | Path, alt: str) -> Html:
-    """An ``<img>`` with the PNG at ``png_path`` embedded as a base64 data URI."""
-    return Html(f'<img alt="{esc(alt)}" src="{data_uri(Path(png_path).read_bytes(), "image/png")}">')
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
-color:#222;padding:0 1em}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
-.headline{font-size:1.25em;margin:.4em 0}.ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
-.warn{color:#ef6c00;font-weight:600}
-figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}figcaption{font-size:.85em;color:#555}
-img,video{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.8em}
-"""
-
-
-def html_page(title: str, body: str) -> str:
-    """A complete, self-contained HTML document (inline CSS, no external references)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
-    )
-
-
-class Doc:
-    """Builds the HTML body and the Markdown text of one report side by side."""
-
-    def __init__(self) -> None:
-        self.html: list[str] = []
-        self.md: list[str] = []
-
-    def heading(self, text: str, level: int = 2) -> None:
-        self.html.append(f"<h{level}>{esc(text)}</h{level}>")
-        self.md.append(f"{'#' * level} {text}\n")
-
-    def para(self, text: str, html_text: str | None = None) -> None:
-        """A paragraph: ``text`` is Markdown-ish plain text; ``html_text`` overrides the HTML."""
-        self.html.append(f"<p>{html_text if html_text is not None else esc(text)}</p>")
-        self.md.append(text + "\n")
-
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        rows = [list(r) for r in rows]
-        self.html.append(html_table(headers, rows))
-        self.md.append(md_table(headers, [[str(c) for c in r] for r in rows]))
-
-    def figure(self, png: Path, caption: str, md_link: str) -> None:
-        self.html.append(f"<figure>{img_tag(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>")
-        self.md.append(f"![{caption}]({md_link})\n")
-
-    def raw(self, html_text: str, md_text: str = "") -> None:
-        self.html.append(html_text)
-        if md_text:
-            self.md.append(md_text)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _require(mapping: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
-    if not isinstance(mapping, Mapping) or key not in mapping:
-        raise ResultsError(f"{where}: missing key {key!r}")
-    value = mapping[key]
-    if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ResultsError(f"{where}.{key}: expected {names}, got {type(value).__name__} {value!r:.80}")
-    return value
-
-
-def load_results(path: str | Path) -> dict[str, Any]:
-    """Read and check ``results.json`` (``path`` is the file or its run directory).
-
-    Raises ``ResultsError`` naming the file and the missing or malformed key.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_FILE
-    if not path.is_file():
-        raise ResultsError(f"{path}: not found (a closed-loop run directory holds {RESULTS_FILE})")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ResultsError(
-            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-        ) from None
-    if not isinstance(results, dict):
-        raise ResultsError(f"{path}: top level must be an object with summary/provenance/episodes")
-    summary = _require(results, "summary", str(path), dict)
-    _require(summary, "policy", f"{path}: summary", str)
-    _require(summary, "episodes", f"{path}: summary", int)
-    _require(summary, "successes", f"{path}: summary", int)
-    results.setdefault("provenance", {})
-    _require(results, "provenance", str(path), dict)
-    episodes = _require(results, "episodes", str(path), list)
-    for i, ep in enumerate(episodes):
-        where = f"{path}: episodes[{i}]"
-        if not isinstance(ep, dict):
-            raise ResultsError(f"{where}: expected an object, got {type(ep).__name__}")
-        _require(ep, "episode", where, int)
-        _require(ep, "scenario", where, str)
-        _require(ep, "success", where, bool)
-    return results
 
 
 # --------------------------------------------------------------------------- sections
@@ -248,12 +70,6 @@ def _headline(doc: Doc, summary: Mapping[str, Any]) -> None:
             ["collision rate", fmt_pct(summary.get("collision_rate"))],
         ],
     )
-
-
-def main_episodes(episodes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Episodes run with their scenario's own instruction (mirrored-instruction twins left out): the
-    ones the success figures count."""
-    return [ep for ep in episodes if not ep.get("instruction_flipped")]
 
 
 def _failures(doc: Doc, summary: Mapping[str, Any], episodes: Sequence[Mapping[str, Any]]) -> None:
@@ -377,7 +193,7 @@ def _latency(doc: Doc, summary: Mapping[str, Any], run_dir: Path) -> Path | None
             f"total per-step {LATENCY_STATISTIC} {float(total[LATENCY_STATISTIC]):.1f} ms "
             f"{'<' if ok else '≥'} {LATENCY_TARGET_MS:.0f} ms target: {'pass' if ok else 'FAIL'}"
         )
-        doc.raw(f'<p><span class="{"ok" if ok else "bad"}">{esc(text)}</span></p>', f"- {text}\n")
+        doc.note(text, "ok" if ok else "bad")
     png = plot_latency(summary, run_dir / LATENCY_PNG)
     doc.figure(png, "Per-step latency breakdown", LATENCY_PNG)
     return png
@@ -427,15 +243,12 @@ def _videos(doc: Doc, episodes: Sequence[Mapping[str, Any]], run_dir: Path, max_
         rel = str(ep["video"])
         path = (run_dir / rel) if not Path(rel).is_absolute() else Path(rel)
         caption = (
-            f"episode {ep['episode']} · {ep['scenario']} · seed {ep.get('seed', '—')} · {_outcome(ep)}"
+            f"episode {ep['episode']} · {ep['scenario']} · seed {fmt_num(ep.get('seed'))} · {_outcome(ep)}"
             f" · “{ep.get('instruction', '')}”"
         )
         mime = VIDEO_MIME.get(path.suffix.lower())
         if not path.is_file():
-            doc.raw(
-                f'<p class="warn">{esc(caption)}: video file missing ({esc(rel)})</p>',
-                f"- {caption}: video file missing ({rel})\n",
-            )
+            doc.note(f"{caption}: video file missing ({rel})", "warn")
             continue
         size = path.stat().st_size
         if mime is None or size > MAX_EMBED_BYTES:
@@ -464,7 +277,7 @@ def _episode_table(doc: Doc, episodes: Sequence[Mapping[str, Any]]) -> None:
         rows.append(
             [
                 ep["episode"],
-                ep.get("seed", "—"),
+                fmt_num(ep.get("seed")),
                 ep["scenario"],
                 _outcome(ep),
                 instruction,
@@ -500,69 +313,6 @@ def _episode_table(doc: Doc, episodes: Sequence[Mapping[str, Any]]) -> None:
     )
 
 
-def compress_ints(values: Iterable[int]) -> str:
-    """``[0, 1, 2, 5, 7, 8]`` → ``"0–2, 5, 7–8"``."""
-    nums = sorted(set(int(v) for v in values))
-    parts: list[str] = []
-    i = 0
-    while i < len(nums):
-        j = i
-        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
-            j += 1
-        parts.append(str(nums[i]) if i == j else f"{nums[i]}–{nums[j]}")
-        i = j + 1
-    return ", ".join(parts)
-
-
-def _policy_rows(info: Any) -> list[list[str]]:
-    """Checkpoint hash, preprocessing profile and token layout of the policy, when it describes them."""
-    if not isinstance(info, Mapping):
-        return []
-    pre = info.get("preprocessing") or {}
-    rows = [["policy checkpoint sha256", str(info.get("checkpoint_hash", "—"))]]
-    if pre:
-        profile = f"{pre.get('profile', '—')} (settings sha256 {pre.get('hash', '—')})"
-        rows.append(["preprocessing profile", profile])
-    if info.get("token_layout"):
-        rows.append(["token layout", str(info["token_layout"])])
-    return rows
-
-
-def _renderer_text(renderer: Any) -> str:
-    """``sim.render_backend.describe`` record as one line (older runs hold a plain string)."""
-    if not isinstance(renderer, Mapping):
-        return str(renderer)
-    versions = ", ".join(f"{k} {v}" for k, v in sorted((renderer.get("versions") or {}).items()))
-    return f"{renderer.get('backend')}: {renderer.get('renderer')} ({versions}; {renderer.get('reason')})"
-
-
-def provenance_section(doc: Doc, provenance: Mapping[str, Any]) -> None:
-    """Commit, creation time, renderer, seeds, package versions and the resolved config."""
-    doc.heading("Provenance")
-    seeds = provenance.get("seeds") or []
-    doc.table(
-        ["item", "value"],
-        [
-            ["git commit", provenance.get("git_commit", "—")],
-            ["created", provenance.get("created", "—")],
-            ["renderer", _renderer_text(provenance.get("renderer", "—"))],
-            ["platform", provenance.get("platform", "—")],
-            ["seeds", compress_ints(seeds) if seeds else "—"],
-            *_policy_rows(provenance.get("policy")),
-        ],
-    )
-    packages = provenance.get("packages") or {}
-    if packages:
-        doc.table(["package", "version"], sorted(packages.items()))
-    config = provenance.get("config")
-    if config is not None:
-        text = json.dumps(config, indent=2, sort_keys=True, default=str)
-        doc.raw(
-            f"<details><summary>Resolved config</summary><pre>{esc(text)}</pre></details>",
-            f"<details><summary>Resolved config</summary>\n\n```json\n{text}\n```\n</details>\n",
-        )
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -594,9 +344,7 @@ def write_report(run_dir: str | Path, max_videos: int = MAX_VIDEOS) -> dict[str,
     _videos(doc, episodes, run_dir, max_videos)
     _episode_table(doc, episodes)
     provenance_section(doc, provenance)
-    html_path = atomic_write_text(run_dir / REPORT_HTML, html_page(title, "\n".join(doc.html)))
-    md_path = atomic_write_text(run_dir / REPORT_MD, "\n".join(doc.md))
-    return {"html": html_path, "md": md_path, "figures": figures}
+    return {**write_doc(doc, run_dir, REPORT_STEM, title), "figures": figures}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,31 +16,33 @@ Reported (definitions in ``docs/metrics.md``):
 - optional, with ``--policy-data NAME...``: open-loop model-space RMSE of those policies on real vs sim
   episodes of each tag (``eval.open_loop``).
 
-Writes ``sim2real.json``, ``sim2real.md`` and a self-contained ``sim2real.html`` into ``--out``.
+Writes ``sim2real.json``, ``sim2real.md`` and a self-contained ``sim2real.html`` into ``--out`` (a folder,
+default ``runs/sim2real/<trials CSV name>``).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
-from common.cli import BenchError, run_main
+from common.cli import BenchError, default_out_dir, run_main
+from common.files import atomic_write_json
+from common.timefmt import utc_now_iso
 from eval import metrics, real_trials
-from eval.compare import PolicyRuns, find_run_dirs, load_policy_runs
-from common.files import atomic_write_json, atomic_write_text
-from eval.report import Doc, fmt_interval, fmt_num, fmt_pct, html_page
-
-FEATURE_SIZE = 64
-"""Frames are resized to FEATURE_SIZE × FEATURE_SIZE (INTER_AREA) before the colour features."""
-HIST_BINS = 8
-PYRAMID_LEVELS = (1, 2, 4)
+from eval.report_kit import fmt_interval, fmt_num, fmt_pct, write_doc
+from eval.runs import PolicyRuns, find_run_dirs, load_policy_runs
+from eval.sim2real_report import render
+from eval.visual_gap import (  # noqa: F401 - re-exported: the feature functions live there
+    VisualGapError,
+    colour_features,
+    default_tags,
+    make_encoder,
+    policy_encoder,
+    visual_gap,
+)
 
 
 class Sim2RealError(BenchError, ValueError):
@@ -174,144 +176,6 @@ def ranking(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- image features
-
-
-def colour_features(frames_rgb: np.ndarray) -> np.ndarray:
-    """Deterministic ``(N, 87)`` features of ``(N, H, W, 3)`` uint8 RGB frames.
-
-    Each frame is resized to 64 × 64 (``cv2.INTER_AREA``); features are the per-channel 8-bin colour
-    histogram (fractions of pixels, 24 values) and a spatial pyramid of mean colour over 1×1, 2×2 and
-    4×4 grids (63 values, scaled to [0, 1]).
-    """
-    frames = np.asarray(frames_rgb)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise Sim2RealError(
-            f"colour_features: expected (N, H, W, 3) uint8 RGB frames, got {frames.shape} {frames.dtype}"
-        )
-    feats = []
-    for frame in frames:
-        small = cv2.resize(frame, (FEATURE_SIZE, FEATURE_SIZE), interpolation=cv2.INTER_AREA)
-        hist = [
-            np.bincount(small[..., c].ravel() // (256 // HIST_BINS), minlength=HIST_BINS) for c in range(3)
-        ]
-        parts = [np.concatenate(hist).astype(np.float64) / (FEATURE_SIZE * FEATURE_SIZE)]
-        for level in PYRAMID_LEVELS:
-            cells = small.reshape(level, FEATURE_SIZE // level, level, FEATURE_SIZE // level, 3)
-            parts.append(cells.mean(axis=(1, 3)).reshape(-1) / 255.0)
-        feats.append(np.concatenate(parts))
-    return np.stack(feats)
-
-
-def make_encoder(spec: str) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-    """``(frames RGB (N, H, W, 3) → features (N, D), description)`` for ``colorhist`` or ``policy:NAME``."""
-    if spec == "colorhist":
-        return (
-            colour_features,
-            "colorhist: 8-bin RGB histograms + 1/2/4 spatial pyramid of mean colour (87-d)",
-        )
-    if spec.startswith("policy:"):
-        from policies import make_policy
-
-        name = spec.split(":", 1)[1]
-        return policy_encoder(make_policy(name), name)
-    raise Sim2RealError(f"--encoder {spec!r}: expected 'colorhist' or 'policy:NAME'")
-
-
-def policy_encoder(policy: Any, name: str, batch: int = 32) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-    """Frame features from a policy's own vision tower.
-
-    Uses ``policy.encode_images(frames_rgb) -> (N, ...)`` when the policy has it; else, for the VLA
-    policy, ``policy.model.encode_images(policy.preprocessor.frames(frames))`` (vision tower +
-    image-to-text projection, ``(N, queries, D)``) mean-pooled over the latent queries to ``(N, D)``.
-    """
-    direct = getattr(policy, "encode_images", None)
-    model = getattr(policy, "model", None)
-    pre = getattr(policy, "preprocessor", None)
-    if callable(direct):
-
-        def encode(frames: np.ndarray) -> np.ndarray:
-            out = direct(frames)
-            out = out.detach().float().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
-            return out.reshape(len(frames), -1).astype(np.float64)
-
-        return encode, f"policy {name}: encode_images"
-    if callable(getattr(model, "encode_images", None)) and callable(getattr(pre, "frames", None)):
-        import torch
-
-        def encode(frames: np.ndarray) -> np.ndarray:
-            feats = []
-            with torch.inference_mode():
-                for i in range(0, len(frames), batch):
-                    emb = model.encode_images(pre.frames(frames[i : i + batch]))
-                    feats.append(emb.float().mean(dim=1).cpu().numpy())
-            return np.concatenate(feats).astype(np.float64)
-
-        return encode, f"policy {name}: vision tower + projection (model.encode_images), mean over queries"
-    raise Sim2RealError(
-        f"--encoder policy:{name}: policy {name!r} has no encode_images (nor model.encode_images)"
-    )
-
-
-def tag_features(
-    data: Sequence[str | Path], key: str, value: str, encode: Callable[[np.ndarray], np.ndarray], what: str
-) -> tuple[np.ndarray, int]:
-    """Features of every frame of the episodes in ``data`` whose tag ``key`` equals ``value``.
-
-    Returns ``(features (N, D), episodes)``. Raises ``Sim2RealError`` when no episode has the tag.
-    """
-    from datagen.manifest import discover
-    from datagen.schema import bgr_to_rgb, read_frames
-    from eval.open_loop import episode_tags
-
-    entries = discover(list(data))
-    chosen = [e for e in entries if episode_tags(e.tags, e.name).get(key) == value]
-    if not chosen:
-        found = sorted({episode_tags(e.tags, e.name).get(key, "?") for e in entries})
-        raise Sim2RealError(
-            f"{what} data {', '.join(str(d) for d in data)}: no episodes with tag {key}={value} "
-            f"({len(entries)} episodes; {key} values present: {', '.join(found) or 'none'})"
-        )
-    feats = [encode(bgr_to_rgb(read_frames(e.path))) for e in chosen]
-    return np.concatenate(feats), len(chosen)
-
-
-def visual_gap(
-    real_data: Sequence[str | Path],
-    sim_data: Sequence[str | Path],
-    tags: Sequence[tuple[str, str]],
-    encoder: str = "colorhist",
-) -> dict[str, Any]:
-    """Fréchet distance between real and sim frame features per tag ``(key, value)``."""
-    encode, description = make_encoder(encoder)
-    rows = []
-    for key, value in tags:
-        real_f, real_eps = tag_features(real_data, key, value, encode, "real")
-        sim_f, sim_eps = tag_features(sim_data, key, value, encode, "sim")
-        rows.append(
-            {
-                "tag": f"{key}={value}",
-                "frechet": metrics.frechet_from_features(real_f, sim_f),
-                "real_episodes": real_eps,
-                "real_frames": len(real_f),
-                "sim_episodes": sim_eps,
-                "sim_frames": len(sim_f),
-            }
-        )
-    return {"encoder": description, "tags": rows}
-
-
-def default_tags(real_data: Sequence[str | Path], key: str) -> list[tuple[str, str]]:
-    """Every value of tag ``key`` among the real episodes, sorted."""
-    from datagen.manifest import discover
-    from eval.open_loop import episode_tags
-
-    values = sorted({v for e in discover(list(real_data)) if (v := episode_tags(e.tags, e.name).get(key))})
-    if not values:
-        raise Sim2RealError(f"real data {', '.join(str(d) for d in real_data)}: no episode has a {key!r} tag")
-    return [(key, v) for v in values]
-
-
 def open_loop_gap(
     policy_names: Sequence[str],
     real_data: Sequence[str | Path],
@@ -348,152 +212,6 @@ def open_loop_gap(
     return rows
 
 
-# --------------------------------------------------------------------------- report
-
-
-def render(result: Mapping[str, Any], out_dir: Path) -> Doc:
-    from eval.plots import plot_bars, plot_sim_vs_real
-
-    doc = Doc()
-    doc.heading("Sim2Real consistency", 1)
-    doc.para(
-        f"Created {result['created']}. Sim runs: {', '.join(result['sim_runs'])}. "
-        f"Real trials: {result['real_trials_csv']}."
-    )
-    doc.heading("Success per policy")
-    rows = result["policies"]
-    doc.table(
-        [
-            "policy",
-            "sim",
-            "sim Wilson 95 %",
-            "sim basis",
-            "real",
-            "real Wilson 95 %",
-            "sim − real",
-            "Newcombe 95 %",
-        ],
-        [
-            [
-                r["policy"],
-                f"{r['sim_successes']}/{r['sim_episodes']} = {fmt_pct(r['sim_rate'])}",
-                fmt_interval(r["sim_wilson95"]),
-                r["sim_basis"],
-                f"{r['real_successes']}/{r['real_trials']} = {fmt_pct(r['real_rate'])}",
-                fmt_interval(r["real_wilson95"]),
-                f"{100 * r['gap']:+.1f} pp",
-                f"[{100 * r['gap_newcombe95'][0]:+.1f}, {100 * r['gap_newcombe95'][1]:+.1f}] pp",
-            ]
-            for r in rows
-        ],
-    )
-    if result["unmatched"]["sim_only"] or result["unmatched"]["real_only"]:
-        doc.para(
-            f"Not compared (one side only): sim only: {', '.join(result['unmatched']['sim_only']) or '—'}; "
-            f"real only: {', '.join(result['unmatched']['real_only']) or '—'}."
-        )
-    doc.table(
-        ["policy", "scenario", "sim", "sim Wilson 95 %", "real", "real Wilson 95 %"],
-        [
-            [
-                r["policy"],
-                s["scenario"],
-                f"{s['sim_successes']}/{s['sim_episodes']}",
-                fmt_interval(s["sim_wilson95"]),
-                f"{s['real_successes']}/{s['real_trials']}",
-                fmt_interval(s["real_wilson95"]),
-            ]
-            for r in rows
-            for s in r["per_scenario"]
-        ],
-    )
-    if rows:
-        png = plot_sim_vs_real(
-            [
-                {
-                    "label": r["policy"],
-                    "sim": r["sim_rate"],
-                    "sim_lo": r["sim_wilson95"][0],
-                    "sim_hi": r["sim_wilson95"][1],
-                    "real": r["real_rate"],
-                    "real_lo": r["real_wilson95"][0],
-                    "real_hi": r["real_wilson95"][1],
-                }
-                for r in rows
-            ],
-            out_dir / "sim2real_success.png",
-        )
-        doc.figure(png, "Sim vs real success per policy (Wilson 95 %)", png.name)
-    doc.heading("Ranking consistency")
-    rk = result["ranking"]
-    doc.table(
-        ["policies", "Pearson r", "Spearman ρ", "MMRV (lower is better)"],
-        [[rk["policies"], fmt_num(rk["pearson_r"]), fmt_num(rk["spearman_rho"]), fmt_num(rk["mmrv"])]],
-    )
-    if rk["note"]:
-        doc.para(rk["note"])
-    gap = result.get("visual_gap")
-    doc.heading("Visual gap")
-    if gap:
-        doc.para(
-            f"Fréchet distance between Gaussian fits of frame features, real vs sim, per tag. "
-            f"Encoder: {gap['encoder']}."
-        )
-        doc.table(
-            ["tag", "Fréchet distance", "real episodes", "real frames", "sim episodes", "sim frames"],
-            [
-                [
-                    g["tag"],
-                    fmt_num(g["frechet"], 4),
-                    g["real_episodes"],
-                    g["real_frames"],
-                    g["sim_episodes"],
-                    g["sim_frames"],
-                ]
-                for g in gap["tags"]
-            ],
-        )
-        png = plot_bars(
-            [g["tag"] for g in gap["tags"]],
-            [g["frechet"] for g in gap["tags"]],
-            out_dir / "sim2real_visual_gap.png",
-            "Visual gap per tag",
-            "Fréchet distance",
-        )
-        doc.figure(png, "Visual gap (Fréchet distance) per tag", png.name)
-    else:
-        doc.para("Not measured (give --real-data and --sim-data).")
-    doc.heading("Open loop, real vs sim episodes")
-    ol = result.get("open_loop") or []
-    if ol:
-        doc.table(
-            [
-                "policy",
-                "tag",
-                "real RMSE (model space)",
-                "sim RMSE (model space)",
-                "sim − real",
-                "real dir. acc.",
-                "sim dir. acc.",
-            ],
-            [
-                [
-                    r["policy"],
-                    r["tag"],
-                    fmt_num(r["real"]["rmse"]),
-                    fmt_num(r["sim"]["rmse"]),
-                    f"{r['rmse_gap']:+.3f}",
-                    fmt_pct(r["real"]["direction_accuracy"]),
-                    fmt_pct(r["sim"]["direction_accuracy"]),
-                ]
-                for r in ol
-            ],
-        )
-    else:
-        doc.para("Not measured (give --policy-data with --real-data and --sim-data).")
-    return doc
-
-
 def sim2real(
     sim_runs: Sequence[str | Path],
     real_trials: str | Path,
@@ -513,7 +231,7 @@ def sim2real(
     rows = success_rows(sim, real)
     real_policies = sorted({p for p, _ in real})
     result: dict[str, Any] = {
-        "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "created": utc_now_iso(),
         "sim_runs": [str(d) for d in run_dirs],
         "real_trials_csv": str(real_trials),
         "policies": rows,
@@ -544,19 +262,16 @@ def write_sim2real(result: Mapping[str, Any], out_dir: str | Path) -> dict[str, 
     doc = render(result, out_dir)
     return {
         "json": atomic_write_json(out_dir / "sim2real.json", result),
-        "md": atomic_write_text(out_dir / "sim2real.md", "\n".join(doc.md)),
-        "html": atomic_write_text(
-            out_dir / "sim2real.html", html_page("Sim2Real consistency", "\n".join(doc.html))
-        ),
+        **write_doc(doc, out_dir, "sim2real", "Sim2Real consistency"),
     }
 
 
-def _parse_tags(items: Sequence[str]) -> list[tuple[str, str]]:
+def parse_tags(items: Sequence[str]) -> list[tuple[str, str]]:
     out = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise Sim2RealError(f"--tags item {item!r}: expected key=value (e.g. side=left)")
+            raise Sim2RealError(f"--tag item {item!r}: expected key=value (e.g. side=left)")
         out.append((key, value))
     return out
 
@@ -571,13 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-data", nargs="+", help="real HDF5 episodes (files, folders, manifests)")
     parser.add_argument("--sim-data", nargs="+", help="sim HDF5 episodes (files, folders, manifests)")
     parser.add_argument(
-        "--tags", nargs="+", default=[], help="tags to compare, key=value (default: --tag-key)"
+        "--tag", "--tags", dest="tags", nargs="+", default=[], metavar="KEY=VALUE",
+        help="tags to compare (default: every value of --tag-key)",
     )
     parser.add_argument("--tag-key", default="side", help="compare every value of this tag in the real data")
     parser.add_argument("--encoder", default="colorhist", help="'colorhist' (default) or 'policy:NAME'")
     parser.add_argument("--policy-data", nargs="+", default=[], help="policies for open-loop real vs sim")
     parser.add_argument(
-        "--out", type=Path, default=Path("sim2real"), help="output folder (default ./sim2real)"
+        "--out", type=Path, help="output folder (default runs/sim2real/<trials CSV name>)"
     )
     parser.add_argument(
         "--strict",
@@ -593,13 +309,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    out = args.out or default_out_dir("sim2real", Path(args.real_trials).stem)
+    if out.exists() and not out.is_dir():
+        raise Sim2RealError(f"--out {out} is a file; expected a folder")
     result = sim2real(
         args.sim_runs,
         args.real_trials,
         labels=args.labels,
         real_data=args.real_data,
         sim_data=args.sim_data,
-        tags=_parse_tags(args.tags),
+        tags=parse_tags(args.tags),
         tag_key=args.tag_key,
         encoder=args.encoder,
         policy_data=args.policy_data,
@@ -609,7 +328,7 @@ def _main(args: argparse.Namespace) -> int:
             f" (and {len(result['warnings']) - 1} more warnings)" if len(result["warnings"]) > 1 else ""))
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    paths = write_sim2real(result, args.out)
+    paths = write_sim2real(result, out)
     rk = result["ranking"]
     for r in result["policies"]:
         print(

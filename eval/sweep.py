@@ -17,7 +17,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from eval.closed_loop import CONFIG_DIR, finalize_config, format_summary, run
+from common.paths import CONFIG_DIR
+from eval.closed_loop import finalize_config, run
+from eval.summary import format_summary
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="closed_loop", version_base=None)

@@ -125,8 +125,8 @@ def test_compare_unknown_policy_fails_before_running_any(tmp_path, capsys):
     [
         (["expert.variaton=0.3"], "error: unknown config key 'expert.variaton' (override "
                                   "'expert.variaton=0.3'); keys of expert: margin_m, plan_clearance_m, "
-                                  "stop_fraction, style, variation; to add a key that the config does not have, write "
-                                  "+expert.variaton=0.3"),
+                                  "stop_fraction, style, variation; to add a key that the config does not "
+                                  "have, write +expert.variaton=0.3"),
         (["seed=abc"], "error: seed='abc' is invalid: expected an integer >= 0"),
         (["--workers", "0"], "error: workers=0 is invalid: expected an integer >= 1"),
         (["--episodes", "100000000000"], "error: episodes=100000000000 is invalid: expected an integer in "
@@ -150,7 +150,7 @@ def one_episode(tmp_path) -> Path:
 
 
 def test_open_loop_refuses_a_privileged_policy_and_says_why(one_episode, tmp_path, capsys):
-    out = tmp_path / "ol.json"
+    out = tmp_path / "ol"
     assert open_loop.main(["--policy", "scripted", "--data", str(one_episode), "--out", str(out)]) == 2
     line = error_line(capsys)
     assert line.startswith("error: policy 'scripted' cannot run open loop: it is privileged")
@@ -162,11 +162,18 @@ def test_open_loop_out_is_checked_before_the_run(one_episode, tmp_path, capsys, 
         raise AssertionError("evaluate ran before --out was checked")
 
     monkeypatch.setattr(open_loop, "evaluate", never)
-    assert open_loop.main(["--policy", "random", "--data", str(one_episode), "--out", str(tmp_path)]) == 2
+    existing = tmp_path / "taken.json"
+    existing.write_text("{}")
+    assert open_loop.main(["--policy", "random", "--data", str(one_episode), "--out", str(existing)]) == 2
     assert error_line(capsys) == (
-        f"error: --out {tmp_path} is a directory; expected a JSON file path, e.g. "
-        f"{tmp_path / 'open_loop.json'}"
+        f"error: --out {existing} is a file; expected a folder (the result goes to "
+        f"{existing / 'open_loop.json'})"
     )
+    assert existing.read_text() == "{}"
+    old_form = tmp_path / "new.json"
+    assert open_loop.main(["--policy", "random", "--data", str(one_episode), "--out", str(old_form)]) == 2
+    assert error_line(capsys).startswith(f"error: --out {old_form}: --out is a folder now")
+    assert not old_form.exists()
 
 
 def test_open_loop_set_keeps_the_other_nested_settings(one_episode, tmp_path, monkeypatch):
@@ -179,8 +186,8 @@ def test_open_loop_set_keeps_the_other_nested_settings(one_episode, tmp_path, mo
         raise ValueError("stop here")
 
     monkeypatch.setattr("policies.make_policy", fake_make_policy)
-    assert open_loop.main(["--policy", "vla_tiny", "--set", "model.window=4", "--data", str(one_episode),
-                           "--out", str(tmp_path / "o.json")]) == 2
+    assert open_loop.main(["--policy", "vla_tiny", "policy.model.window=4", "--data", str(one_episode),
+                           "--out", str(tmp_path / "o")]) == 2
     assert seen["model"]["window"] == 4 and seen["model"]["head"]["type"] == "lstm"
     assert seen["model"]["backbone"]["init"] == "tiny" and seen["preprocess"]["resize"] == 56
 
@@ -206,3 +213,25 @@ def test_sim2real_says_what_the_trials_csv_does_not_match(tmp_path, capsys):
     ]
     assert sim2real.main([*args, "--strict"]) == 2
     assert error_line(capsys).startswith("error: --strict: real-trials policy 'scriptd' has no sim run")
+
+
+# ------------------------------------------------------------------------------- latency
+def test_latency_writes_into_a_folder_and_checks_its_arguments_first(tmp_path, capsys, monkeypatch):
+    import common.paths
+    from eval import latency
+
+    monkeypatch.setattr(common.paths, "RUNS_DIR", tmp_path / "runs")
+    args = ["--policy", "random", "--steps", "3", "--warmup", "0", "--height", "8", "--width", "8"]
+    assert latency.main([*args, "policy.seed=3"]) == 0
+    assert (tmp_path / "runs" / "latency" / "random" / "latency.json").is_file()
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert latency.main([*args, "--out", str(taken)]) == 2
+    expected = f"error: --out {taken} is a file; expected a folder (for {taken / 'latency.json'})"
+    assert error_line(capsys) == expected
+    assert latency.main([*args, "--steps", "0", "--out", str(tmp_path / "o")]) == 2
+    assert error_line(capsys) == "error: --steps=0 is invalid: expected an integer >= 1"
+    assert latency.main([*args, "seed=3", "--out", str(tmp_path / "o")]) == 2
+    expected = "error: override 'seed=3': policy arguments are written policy.KEY=VALUE"
+    assert error_line(capsys).startswith(expected)
+    assert not (tmp_path / "o").exists() and taken.read_text() == "x"

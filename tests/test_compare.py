@@ -205,10 +205,9 @@ def test_policies_mode_runs_the_closed_loop_on_the_same_seeds(tmp_path: Path):
             "1",
             "--seed",
             "3",
+            "videos=0",
             "--out",
             str(out),
-            "--set",
-            "videos=0",
             "report=false",
             "progress=false",
             "instruction_sensitivity=false",
@@ -223,6 +222,38 @@ def test_policies_mode_runs_the_closed_loop_on_the_same_seeds(tmp_path: Path):
         for name in ("replay_core", "random")
     ]
     assert seeds == [3, 3]
+
+
+def test_policies_mode_checks_roles_and_out_before_running_and_keeps_set_as_an_alias(
+    tmp_path: Path, capsys, monkeypatch
+):
+    def never(*args, **kwargs):
+        raise AssertionError("a policy ran before the arguments were checked")
+
+    monkeypatch.setattr("eval.closed_loop.run", never)
+    base = ["--policies", "replay_core", "random", "--episodes", "1"]
+    assert compare.main([*base, "--roles", "main=scripted", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "error: role main='scripted': no compared policy has that label (labels: replay_core, random)" in (
+        err
+    )
+    taken = tmp_path / "file"
+    taken.write_text("x")
+    assert compare.main([*base, "--out", str(taken)]) == 2
+    assert f"error: --out {taken} is a file; expected a folder" in capsys.readouterr().err
+    assert compare.main(["--runs", str(tmp_path), "videos=0"]) == 2
+    assert "error: override 'videos=0': closed-loop overrides need --policies" in capsys.readouterr().err
+    seen = {}
+
+    def stop(names, root, *rest):
+        seen.update(root=root, overrides=rest[-1])
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(compare, "run_policies", stop)
+    assert compare.main([*base, "--set", "videos=0", "policy.seed=1"]) == 2
+    assert "warning: --set KEY=VALUE is deprecated" in capsys.readouterr().err
+    assert seen["overrides"] == ["videos=0", "policy.seed=1"]
+    assert seen["root"].parts[-3:] == ("compare", "replay_core-random", "runs")  # runs/compare/<policies>
 
 
 def _runs_with(tmp_path: Path, a: tuple[str, list[bool]], b: tuple[str, list[bool]]):

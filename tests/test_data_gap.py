@@ -129,3 +129,17 @@ def test_bad_inputs_are_named(tmp_path, capsys):
     assert main([str(bad), str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "sequences[0]" in err and "'K'" in err and not (tmp_path / "o" / "report.json").exists()
+
+
+def test_out_defaults_to_runs_data_gap_and_a_file_is_refused(tmp_path, capsys, monkeypatch):
+    import common.paths
+
+    monkeypatch.setattr(common.paths, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr("eval.data_gap.write_report", lambda result, out: None)  # figures: tested above
+    seq = _sequences_file(tmp_path, [{"scenario": "1box_hori_left_core_medium", "keys": LEFT}])
+    assert main([str(seq), str(seq), "--labels", "a", "b", "--no-images"]) == 0
+    assert (tmp_path / "runs" / "data_gap" / "a-vs-b" / "report.json").is_file()
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main([str(seq), str(seq), "--out", str(taken)]) == 2
+    assert f"error: --out {taken} is a file; expected a folder" in capsys.readouterr().err

@@ -140,15 +140,38 @@ def test_skip_start_and_filters(data: Path):
 
 
 def test_cli_prints_table_and_writes_json(data: Path, tmp_path: Path, capsys):
-    out = tmp_path / "ol.json"
-    rc = open_loop.main(["--policy", "replay", "--set", "core=auto", "--data", str(data), "--out", str(out)])
+    out = tmp_path / "ol"
+    rc = open_loop.main(["--policy", "replay", "policy.core=auto", "--data", str(data), "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "model:" in printed and "command:" in printed and ("PASS" in printed or "FAIL" in printed)
-    result = json.loads(out.read_text())
+    result = json.loads((out / open_loop.RESULT_FILE).read_text())
     assert result["policy"] == "replay" and result["groups"]["all"]["frames"] == 12
     assert open_loop.load_result(out)["groups"]["all"]["episodes"] == 3
-    assert open_loop.main(["--policy", "replay", "--set", "core", "--data", str(data)]) == 2
+    assert open_loop.load_result(out / "open_loop.json") == result
+    assert open_loop.main(["--policy", "replay", "policy.core", "--data", str(data)]) == 2
+    assert "error: policy override 'core': expected key=value" in capsys.readouterr().err
+
+
+def test_deprecated_set_still_works_and_says_so(data: Path, tmp_path: Path, capsys, monkeypatch):
+    out = tmp_path / "ol"
+    rc = open_loop.main(["--policy", "replay", "--set", "core=auto", "--data", str(data), "--out", str(out)])
+    assert rc == 0
+    assert "warning: --set KEY=VALUE is deprecated; write policy.KEY=VALUE" in capsys.readouterr().err
+    assert json.loads((out / "open_loop.json").read_text())["groups"]["all"]["frames"] == 12
+    # policy.KEY=VALUE after a list flag (--data, --tag) is still a policy argument, not a path or a tag
+    seen = {}
+
+    def stop(policy, data, **kwargs):
+        seen.update(data=data, **kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(open_loop, "evaluate", stop)
+    monkeypatch.setattr("policies.make_policy", lambda name, **kw: seen.update(kwargs=kw))
+    args = ["--data", str(data), "policy.core=auto", "--tag", "side=left", "policy.x.y=1"]
+    assert open_loop.main(["--policy", "replay", *args, "--out", str(tmp_path / "o2")]) == 2
+    assert seen["data"] == [str(data)] and seen["tag_filter"] == {"side": "left"}
+    assert seen["kwargs"] == {"core": "auto", "x": {"y": 1}}
 
 
 def test_split_keeps_only_the_held_out_manifest_entries(data: Path, tmp_path: Path):
@@ -164,15 +187,15 @@ def test_split_keeps_only_the_held_out_manifest_entries(data: Path, tmp_path: Pa
     with pytest.raises(open_loop.OpenLoopError, match="split 'test'"):
         open_loop.evaluate(ForwardPolicy(), manifest, split="test")
     assert open_loop.main(["--policy", "random", "--data", str(manifest), "--split", "val",
-                           "--out", str(tmp_path / "o.json")]) == 0
+                           "--out", str(tmp_path / "o")]) == 0
 
 
-def test_set_overrides_nest_dotted_keys_and_reject_conflicts():
-    from eval.open_loop import OpenLoopError, parse_assignments
+def test_policy_overrides_nest_dotted_keys_merge_the_deprecated_set_and_reject_conflicts(capsys):
+    from common.cli import ConfigError
 
-    items = ["checkpoint=runs/x", "action_adapter.snap=false", "action_adapter.snap_threshold=0.5"]
-    got = parse_assignments(items, "--set", nested=True)
+    items = ["policy.checkpoint=runs/x", "policy.action_adapter.snap=false"]
+    got = open_loop.policy_kwargs(items, ["action_adapter.snap_threshold=0.5", "checkpoint=old"])
     assert got == {"checkpoint": "runs/x", "action_adapter": {"snap": False, "snap_threshold": 0.5}}
-    assert parse_assignments(["side=left"], "--tag") == {"side": "left"}
-    with pytest.raises(OpenLoopError, match="'checkpoint' was already set to a value"):
-        parse_assignments(["checkpoint=a", "checkpoint.x=1"], "--set", nested=True)
+    assert "deprecated" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="'checkpoint' was already set to a value"):
+        open_loop.policy_kwargs(["policy.checkpoint=a", "policy.checkpoint.x=1"], [])

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from eval import report
-from eval.closed_loop import summarize
 from eval.metrics import wilson_interval
+from eval.summary import summarize
 from eval.video import write_episode_video
 
 SCENE = {

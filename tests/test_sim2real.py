@@ -106,10 +106,10 @@ def test_visual_gap_zero_for_same_frames_positive_for_different_and_missing_tag(
     bright = sim2real.visual_gap([real], [sim_bright], tags)
     assert min(g["frechet"] for g in bright["tags"]) > 0.1
     with pytest.raises(
-        sim2real.Sim2RealError, match=r"real data .*no episodes with tag side=straight.*present: left, right"
+        sim2real.VisualGapError, match=r"real data .*no episodes with tag side=straight.*present: left, right"
     ):
         sim2real.visual_gap([real], [sim_same], [("side", "straight")])
-    with pytest.raises(sim2real.Sim2RealError, match="has no encode_images"):
+    with pytest.raises(sim2real.VisualGapError, match="has no encode_images"):
         sim2real.make_encoder("policy:random")
 
 
@@ -158,6 +158,23 @@ def test_cli_reports_bad_csv(inputs, tmp_path: Path, capsys):
         sim2real.main(["--sim-runs", str(runs), "--real-trials", str(bad), "--out", str(tmp_path / "o")]) == 2
     )
     assert "line 2, column 'successes'" in capsys.readouterr().err
+
+
+def test_cli_out_defaults_to_runs_sim2real_and_tag_spellings_agree(inputs, tmp_path, capsys, monkeypatch):
+    import common.paths
+
+    runs, csv_path = inputs
+    monkeypatch.setattr(common.paths, "RUNS_DIR", tmp_path / "runs_root")
+    base = ["--sim-runs", str(runs), "--real-trials", str(csv_path)]
+    assert sim2real.main(base) == 0
+    assert (tmp_path / "runs_root" / "sim2real" / csv_path.stem / "sim2real.json").is_file()
+    for flag in ("--tag", "--tags"):
+        assert sim2real.main([*base, flag, "side", "--out", str(tmp_path / "o")]) == 2
+        assert "error: --tag item 'side': expected key=value (e.g. side=left)" in capsys.readouterr().err
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert sim2real.main([*base, "--out", str(taken)]) == 2
+    assert f"error: --out {taken} is a file; expected a folder" in capsys.readouterr().err
 
 
 def test_policy_encoder_uses_the_vision_tower_mean_over_queries():
