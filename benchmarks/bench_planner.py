@@ -26,7 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim.config import RandomizationConfig  # noqa: E402
-from sim.scenario import all_scenario_names, build_scenario  # noqa: E402
+from sim.scenario import build_scenario  # noqa: E402
+from sim.taxonomy import all_scenario_names
 
 RHO = 0.16
 

@@ -113,8 +113,8 @@ def build_suite(cfg: DictConfig):
     factors (missing tags: 1; 0 drops the tag); a scenario's weight is multiplied by the factor of each of
     its tags. Errors name the bad axis, tag or factor.
     """
-    from sim.scenario import BASKET_AXES, BOTTLE_AXES, parse_scenario_name
     from sim.suites import Suite, load_suite
+    from sim.taxonomy import BASKET_AXES, BOTTLE_AXES, parse_scenario_name
 
     base = load_suite(str(cfg.suite or cfg.env.suite))
     raw = OmegaConf.to_container(cfg.tag_weights, resolve=True) if cfg.get("tag_weights") else {}

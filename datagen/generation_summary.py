@@ -11,8 +11,8 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-from sim.scenario import parse_scenario_name
 from sim.suites import Suite
+from sim.taxonomy import parse_scenario_name
 
 
 def requested_tag_shares(suite: Suite) -> dict[str, dict[str, float]]:

@@ -20,7 +20,8 @@ from gymnasium import spaces
 
 from envs.task import NavTask
 from sim.config import SimConfig, sim_config
-from sim.scenario import Scenario, build_scenario, wrap_angle
+from sim.scenario import Scenario, build_scenario
+from sim.scene import wrap_angle
 from sim.suites import Suite, load_suite, suite_from_mapping
 from sim.world import World
 

@@ -66,7 +66,7 @@ def _instruction(episode: Any, tags: Mapping[str, str], default: str | None) -> 
     scenario = tags.get("scenario")
     if scenario:
         try:
-            from sim.scenario import instruction_for
+            from sim.taxonomy import instruction_for
 
             return instruction_for(scenario)
         except ValueError:

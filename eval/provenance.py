@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from common.git import git_commit as commit_of
+from common.paths import REPO_ROOT
 from common.timefmt import utc_now_iso
 from eval.report_kit import Doc, compress_ints, esc
 
@@ -28,22 +29,8 @@ PACKAGES = (
 
 
 def git_commit(repo: Path | None = None) -> str:
-    """``HEAD`` of the repository holding this code (with ``-dirty`` when it has changes)."""
-    repo = repo or Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """``HEAD`` of the repository holding this code (``-dirty`` with changes), ``"unknown"`` without git."""
+    return commit_of(repo or REPO_ROOT) or "unknown"
 
 
 def package_versions() -> dict[str, str]:

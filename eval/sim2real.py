@@ -130,7 +130,7 @@ def match_warnings(
     episode of that policy ran (with whether the name is a sim scenario at all)."""
     import difflib
 
-    from sim.scenario import parse_scenario_name
+    from sim.taxonomy import parse_scenario_name
 
     labels = sorted(p.label for p in sim)
     out = []

@@ -26,7 +26,8 @@ from omegaconf import OmegaConf
 from sim.config import RobotConfig
 from sim.omni_base import OmniBase
 from sim.protocol import KEY_ACTIONS, parse_keys
-from sim.scenario import Obstacle, Scenario
+from sim.scenario import Scenario
+from sim.scene import Obstacle
 
 BLOCKS = ("straight", "strafe", "diagonal", "straight2", "correction", "straight3")
 BLOCK_KEYS = {

@@ -21,7 +21,7 @@ import numpy as np
 
 from common.cli import BenchError, ConfigError
 from sim.protocol import keys_to_actions, parse_keys
-from sim.scenario import parse_scenario_name
+from sim.taxonomy import parse_scenario_name
 
 KINDS = ("recorded", "guide")
 _DATE = re.compile(r"(20\d{2})-?(\d{2})-?(\d{2})")

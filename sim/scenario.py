@@ -30,37 +30,13 @@ import numpy as np
 
 from sim import layouts
 from sim.config import LayoutConfig, RandomizationConfig
-from sim.scene import Appearance, Goal, Obstacle, segment_hits_box, wrap_angle
+from sim.scene import Appearance, Goal, Obstacle
 from sim.taxonomy import (
-    BASKET_AXES,
-    BASKET_TASK,
-    BOTTLE_AXES,
     BOTTLE_TASK,
-    all_scenario_names,
     instruction_for,
-    mirror_instruction,
     named_side,
     parse_scenario_name,
 )
-
-__all__ = [  # the names other modules import from here (their homes: sim.scene, sim.taxonomy)
-    "BASKET_AXES",
-    "BASKET_TASK",
-    "BOTTLE_AXES",
-    "BOTTLE_TASK",
-    "Appearance",
-    "Goal",
-    "Obstacle",
-    "Scenario",
-    "all_scenario_names",
-    "build_scenario",
-    "instruction_for",
-    "mirror_instruction",
-    "parse_scenario_name",
-    "segment_hits_box",
-    "shortest_path_length",
-    "wrap_angle",
-]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.scenario import all_scenario_names, parse_scenario_name
+from sim.taxonomy import all_scenario_names, parse_scenario_name
 
 SUITE_DIR = Path(__file__).resolve().parents[1] / "configs" / "suites"
 MAX_CYCLE = 1000

@@ -11,7 +11,7 @@ import pytest
 from common.rundir import RunDirError
 from eval.closed_loop import DETERMINISTIC_FIELDS, load_config, main, run
 from policies import BasePolicy, register_policy
-from sim.scenario import instruction_for, parse_scenario_name
+from sim.taxonomy import instruction_for, parse_scenario_name
 
 SMALL = ["env.camera.width=64", "env.camera.height=36", "videos=0", "report=false", "progress=false"]
 

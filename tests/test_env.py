@@ -14,8 +14,9 @@ from gymnasium.utils.env_checker import check_env
 
 from envs import ENV_ID, MobileNavEnv
 from sim.config import sim_config
-from sim.scenario import all_scenario_names, build_scenario
+from sim.scenario import build_scenario
 from sim.suites import load_suite, suite_from_mapping
+from sim.taxonomy import all_scenario_names
 from tests.env_helpers import digest, rollout_hashes
 
 GOLDEN = {

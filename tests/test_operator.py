@@ -14,7 +14,7 @@ from policies.operator_plans import (
     segment_body_distance,
 )
 from policies.scripted import ScriptedExpert
-from sim.scenario import Obstacle
+from sim.scene import Obstacle
 
 DOMINANT = {"left": "wwaqqqqqqqwweeeww", "right": "wwwdeeeeeewwwwqqq"}
 """The team's most common real sequence per side (configs/operator/real_sequences.yaml)."""

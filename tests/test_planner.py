@@ -12,7 +12,8 @@ import math
 import pytest
 
 from sim.planner import FreeSpace, shortest_path_to_disc
-from sim.scenario import Goal, Obstacle, Scenario
+from sim.scenario import Scenario
+from sim.scene import Goal, Obstacle
 
 RHO = 0.16
 GOAL_R = 0.2

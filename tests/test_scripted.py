@@ -9,7 +9,7 @@ from envs import MobileNavEnv
 from policies import available_policies, make_policy
 from policies.rollout import ActionObserver, rollout
 from sim.protocol import KEY_ACTIONS
-from sim.scenario import all_scenario_names, mirror_instruction
+from sim.taxonomy import all_scenario_names, mirror_instruction
 
 SMALL = {"camera": {"width": 64, "height": 36}}
 ENV_CONFIG = SMALL  # the conftest env fixture

@@ -27,7 +27,7 @@ from datagen.mix import MixSpec, build_mix, write_mix
 from datagen.schema import Episode, bgr_to_rgb, parse_episode_name, read_episode, write_episode
 from eval import open_loop
 from policies import make_policy
-from sim.scenario import mirror_instruction
+from sim.taxonomy import mirror_instruction
 from training.config import load_run_config
 from training.data import open_datasets, split_by_episode
 from training.train import main

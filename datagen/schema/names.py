@@ -7,17 +7,12 @@ import os
 import re
 
 from datagen.schema.keys import EPISODE_SUFFIX, TIME_PERIODS, EpisodeNameError
+from sim.taxonomy import BASKET_TASK, BOTTLE_TASK, mirror_scenario_name, scenario_regex
 
 _TIMESTAMP = r"(?P<date>\d{8})_(?P<time>\d{6})"
 _SUFFIX = r"(?:__(?P<suffix>[A-Za-z0-9][A-Za-z0-9_-]*))?"
-_NAME_2025 = re.compile(
-    rf"^episode_{_TIMESTAMP}_(?P<scenario>(?P<num_box>1box|2box)_(?P<orientation>hori|vert)_"
-    rf"(?P<side>left|right)_(?P<pattern>core|variant)_(?P<distance>close|medium|far)){_SUFFIX}$"
-)
-_NAME_2026 = re.compile(
-    rf"^episode_{_TIMESTAMP}_(?P<scenario>target_(?P<target>center|left|right)_"
-    rf"(?P<path>straight|left|right)_path){_SUFFIX}$"
-)
+_NAME_2025 = re.compile(rf"^episode_{_TIMESTAMP}_(?P<scenario>{scenario_regex(BOTTLE_TASK)}){_SUFFIX}$")
+_NAME_2026 = re.compile(rf"^episode_{_TIMESTAMP}_(?P<scenario>{scenario_regex(BASKET_TASK)}){_SUFFIX}$")
 NAME_PATTERNS = (
     "episode_{YYYYMMDD}_{HHMMSS}_{1box|2box}_{hori|vert}_{left|right}_{core|variant}_{close|medium|far}",
     "episode_{YYYYMMDD}_{HHMMSS}_target_{center|left|right}_{straight|left|right}_path",
@@ -25,7 +20,6 @@ NAME_PATTERNS = (
 """The two real naming patterns; either may end with a bench suffix ``__{tag}`` (e.g. ``__aug03m``)."""
 NAME_TAGS = tuple(sorted({"family", *_NAME_2025.groupindex, *_NAME_2026.groupindex} - {"date", "time"}))
 """The tags ``parse_episode_name`` gives besides the timestamp (what mixes balance and stratify by)."""
-_LR_SWAP = {"left": "right", "right": "left"}
 
 
 def episode_stem(name: str | os.PathLike[str]) -> str:
@@ -80,14 +74,7 @@ def mirror_episode_name(name: str | os.PathLike[str]) -> str:
     """The name of the left-right mirror image of an episode: swaps ``side`` (2025) or ``target`` and
     ``path`` (2026) left↔right; ``center`` / ``straight`` stay. Returns a stem (no ``.h5``)."""
     tags = parse_episode_name(name)
-    if tags["family"] == "2025":
-        scenario = "_".join(
-            [tags["num_box"], tags["orientation"], _LR_SWAP[tags["side"]], tags["pattern"], tags["distance"]]
-        )
-    else:
-        target = _LR_SWAP.get(tags["target"], tags["target"])
-        path = _LR_SWAP.get(tags["path"], tags["path"])
-        scenario = f"target_{target}_{path}_path"
+    scenario = mirror_scenario_name(tags["scenario"])
     stem = f"episode_{tags['date']}_{tags['time']}_{scenario}"
     return stem + (f"__{tags['suffix']}" if "suffix" in tags else "")
 
