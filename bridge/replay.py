@@ -1,7 +1,7 @@
 """Replay a rosbag2 recording of camera frames through the bridge, without a robot or ROS:
 ``python -m bridge.replay BAG --server ws://HOST:PORT --instruction "..." [--topic /camera/image_raw]
 [--out DIR]`` (``DIR/twists.json`` and the new bag ``DIR/cmd_vel_bag``; default
-``runs/bridge.replay/<bag name>``; the older ``--out-bag PATH`` / ``--json PATH`` still work).
+``runs/replay/<bag name>``; the older ``--out-bag PATH`` / ``--json PATH`` still work).
 
 Every ``sensor_msgs/Image`` on the topic goes, in recorded order, through ``bridge.core`` (slot,
 sequence matching, clamping) and the served policy, on the bag's own clock with inference counted as
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help=f"output directory: {OUT_JSON} and the new bag {OUT_BAG}/ (default runs/bridge.replay/<bag>)",
+        help=f"output directory: {OUT_JSON} and the new bag {OUT_BAG}/ (default runs/replay/<bag>)",
     )
     parser.add_argument("--out-bag", type=Path, default=None, help="deprecated: the bag's own path instead")
     parser.add_argument("--json", type=Path, default=None, help="deprecated: the JSON's own path instead")
@@ -141,13 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     """(bag, json) paths to write, checked before anything runs: ``--out DIR`` (default
-    ``runs/bridge.replay/<bag name>``) holds both; the old ``--out-bag``/``--json`` name one each."""
+    ``runs/replay/<bag name>``) holds both; the old ``--out-bag``/``--json`` name one each."""
     if not args.bag.is_dir():
         raise BenchError(f"bag {args.bag} is not a directory; expected a rosbag2 recording")
     if args.out is None and (args.out_bag is not None or args.json is not None):
         out_bag, out_json = args.out_bag, args.json
     else:
-        out = args.out if args.out is not None else default_out_dir("bridge.replay", args.bag.name)
+        out = args.out if args.out is not None else default_out_dir("replay", args.bag.name)
         if out.exists() and not out.is_dir():
             raise BenchError(f"--out {out} is a file; expected a directory")
         out_bag, out_json = out / OUT_BAG, out / OUT_JSON

@@ -25,7 +25,7 @@ Guarantees:
 - ``manifest.jsonl`` (file, sha256, tags, seed, frames, instruction, keys, ...; no split) and
   ``summary.json`` are written atomically at the end; ``--merge DIR --rebuild`` rebuilds them from files.
 
-``--out`` defaults to ``runs/datagen.generate/<suite>-seed<seed>-n<episodes>``. The code: configuration and
+``--out`` defaults to ``runs/generate/<suite>-seed<seed>-n<episodes>``. The code: configuration and
 plan in ``datagen.generation_config``, one episode (and the worker processes) in ``datagen.generation_job``,
 the folder, run record and merging in ``datagen.generation_folder``; this module runs a shard and is the CLI.
 """
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, help="episodes in the dataset (default 5000)")
     parser.add_argument("--out", help="output folder (rerunning into it resumes; default "
-                        "runs/datagen.generate/<suite>-seed<seed>-n<episodes>)")
+                        "runs/generate/<suite>-seed<seed>-n<episodes>)")
     parser.add_argument("--workers", type=int, help="worker processes (the files do not depend on it)")
     parser.add_argument("--seed", type=int, help="base seed; episode i uses seed + i")
     parser.add_argument("--suite", help="scenario suite (configs/suites/*.yaml) or a suite YAML path")

@@ -22,7 +22,7 @@ from common.config import compose, get_int
 from common.paths import CONFIG_DIR
 from datagen.schema import EPISODE_SUFFIX, format_episode_name
 
-COMMAND = "datagen.generate"
+COMMAND = "generate"
 CONFIG_NAME = "datagen"
 RUN_RECORD = "generation.json"
 SUMMARY_NAME = "summary.json"
@@ -91,7 +91,7 @@ def config_hash(cfg: DictConfig) -> str:
 
 
 def output_dir(cfg: DictConfig) -> Path:
-    """``out``, or ``runs/datagen.generate/<suite>-seed<seed>-n<episodes>`` when it is null or empty."""
+    """``out``, or ``runs/generate/<suite>-seed<seed>-n<episodes>`` when it is null or empty."""
     if cfg.get("out") is not None and str(cfg.out) != "":
         return Path(str(cfg.out))
     suite = Path(str(cfg.suite or cfg.env.suite)).stem

@@ -6,7 +6,7 @@
         hydra/launcher=submitit_slurm hydra.launcher.partition=gpu hydra.launcher.gpus_per_node=1
 
 Each job writes an ordinary closed-loop run directory (``results.json``, report) into its Hydra job
-folder (``multirun/<date>/<time>/<job>/``); ``python -m eval.compare --runs multirun/<date>/<time>``
+folder (``runs/sweep/<date>_<time>/<job>/``); ``python -m eval.compare --runs runs/sweep/<date>_<time>``
 merges them into one comparison report. ``hydra/launcher=submitit_slurm`` needs the ``slurm`` extra
 (``pip install -e '.[slurm]'``).
 """

@@ -263,9 +263,9 @@ def test_bad_settings_name_the_key(tmp_path):
         generate(_cfg(tmp_path, 2, "shard=2", "num_shards=2"))
     with pytest.raises(ValueError, match="tag_weights.side.middle"):
         build_suite(_cfg(tmp_path, 2, "+tag_weights.side.middle=1"))
-    # without --out the folder is runs/datagen.generate/<suite>-seed<seed>-n<episodes>
+    # without --out the folder is runs/generate/<suite>-seed<seed>-n<episodes>
     default = output_dir(load_config(["episodes=7", "seed=3"]))
-    assert default == Path("runs/datagen.generate/bottle_2025-seed3-n7")
+    assert default == Path("runs/generate/bottle_2025-seed3-n7")
     assert output_dir(load_config(["suite=bottle_core_medium"])).name == "bottle_core_medium-seed0-n5000"
     (tmp_path / "file").write_text("x")
     assert main(["--episodes", "1", "--out", str(tmp_path / "file"), *SMALL]) == 2  # --out is a file
