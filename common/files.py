@@ -1,4 +1,4 @@
-"""Atomic file writes for evaluation outputs: a temp file in the same folder, then ``os.replace``.
+"""Atomic writes: a file via a temp file beside it, a directory via a temp sibling, then ``os.replace``.
 
 A reader never sees a half-written ``report.html``, ``compare.json`` or figure, even if the writer dies.
 """
@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,29 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"cannot write {type(obj).__name__} value {obj!r} as JSON")
+
+
+@contextmanager
+def atomic_directory(out: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
+    """Yield an empty temporary directory beside ``out``; when the block completes it becomes ``out``.
+
+    An existing ``out`` is swapped out and deleted when ``replace`` is true, else ``FileExistsError``
+    naming it. On any error the temporary directory is deleted and ``out`` is left as it was.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        if not out.exists():
+            os.replace(tmp, out)
+        elif not replace:
+            raise FileExistsError(f"{out} already exists; remove it first")
+        else:
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, trash / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

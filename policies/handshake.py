@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
+from common.paths import REPO_ROOT
 from policies.base import default_description
 from policies.wire import PROTOCOL_VERSION, WireError
 
@@ -37,7 +37,7 @@ MISMATCH_FIELDS = (
 @lru_cache(maxsize=1)
 def bench_version() -> str:
     """This checkout's ``mvla-bench`` version (installed metadata, else ``pyproject.toml``)."""
-    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    pyproject = REPO_ROOT / "pyproject.toml"
     if pyproject.is_file():
         found = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE)
         if found:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from common.paths import CONFIG_DIR
 from sim.config import RobotConfig
 from sim.omni_base import OmniBase
 from sim.protocol import KEY_ACTIONS, parse_keys
@@ -39,7 +40,7 @@ MAX_STRAFES = 4
 ARENA_MARGIN_M = 0.05
 CLEARANCE_HORIZON_M = 0.2
 """Clearances beyond this (m) are reported as this; bodies farther from every plan are skipped."""
-TEMPLATES_PATH = Path(__file__).resolve().parents[1] / "configs" / "operator" / "real_sequences.yaml"
+TEMPLATES_PATH = CONFIG_DIR / "operator" / "real_sequences.yaml"
 
 
 def block_counts(keys: str, side: str) -> tuple[int, ...]:

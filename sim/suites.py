@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from common.paths import CONFIG_DIR
 from sim.taxonomy import all_scenario_names, parse_scenario_name
 
-SUITE_DIR = Path(__file__).resolve().parents[1] / "configs" / "suites"
+SUITE_DIR = CONFIG_DIR / "suites"
 MAX_CYCLE = 1000
 
 

@@ -10,9 +10,9 @@ import textwrap
 
 import pytest
 
+from common.files import atomic_directory
 from common.paths import REPO_ROOT
 from policies import make_policy
-from policies.vla.atomic_dir import atomic_directory
 
 HEAVY = ("torch", "transformers", "peft")
 

@@ -22,8 +22,7 @@ from typing import Any
 
 import torch
 
-from common.files import atomic_write_text
-from policies.vla.atomic_dir import atomic_directory
+from common.files import atomic_directory, atomic_write_text
 from policies.vla.backbone import (
     DTYPES,
     architecture,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import ConfigError, run_main
-from policies.vla.atomic_dir import atomic_directory
+from common.files import atomic_directory
 from policies.vla.config import ActionAdapterConfig, PreprocessConfig, diff, from_dict, merge, to_dict
 
 SETTABLE = {"preprocess": PreprocessConfig, "action_adapter": ActionAdapterConfig}

@@ -161,7 +161,7 @@ def build_tiny_backbone(out_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Kosmos2ForConditionalGeneration(config)
-    from policies.vla.atomic_dir import atomic_directory
+    from common.files import atomic_directory
 
     with atomic_directory(out) as tmp:
         model.save_pretrained(tmp)
