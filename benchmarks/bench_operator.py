@@ -22,6 +22,7 @@ import numpy as np
 
 from datagen.expert_rollout import FramelessNavEnv
 from eval.open_loop import space_metrics, target_to_model
+from policies.operator import PLAN_CLEARANCE_M
 from policies.scripted import ScriptedExpert
 from sim.suites import load_suite
 
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=96)
     parser.add_argument("--variation", type=float, default=0.6)
     parser.add_argument("--suite", default="bottle_2025")
+    parser.add_argument("--plan-clearance", type=float, default=PLAN_CLEARANCE_M,
+                        help="operator plan_clearance_m (m; the best recipe uses 0.08)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -75,7 +78,8 @@ def main() -> None:
     times = {}
     recorded = []
     for style in ("keys", "operator"):
-        expert = ScriptedExpert(style=style, variation=args.variation)
+        extra = {"plan_clearance_m": args.plan_clearance} if style == "operator" else {}
+        expert = ScriptedExpert(style=style, variation=args.variation, **extra)
         spent, wins = [], 0
         for i, scenario in enumerate(scenarios):
             actions, seconds, success = drive(env, expert, scenario, i)
@@ -86,7 +90,7 @@ def main() -> None:
         times[style] = (1e3 * float(np.mean(spent)), wins)
     for style, (ms, wins) in times.items():
         print(f"{style:9s} planning {ms:7.2f} ms/episode  success {wins}/{args.episodes}")
-    other = ScriptedExpert(style="operator", variation=args.variation)
+    other = ScriptedExpert(style="operator", variation=args.variation, plan_clearance_m=args.plan_clearance)
     preds, targets = [], []
     for scenario, seed, actions in recorded:
         preds.extend(relabel(env, other, scenario, seed, actions))
@@ -94,7 +98,8 @@ def main() -> None:
     m = space_metrics(target_to_model(np.stack(preds)), target_to_model(np.stack(targets)))
     rmse = m["rmse"]["overall"]
     print(
-        f"expert-vs-expert floor (operator, variation {args.variation}): model-space RMSE "
+        f"expert-vs-expert floor (operator, variation {args.variation}, clearance {args.plan_clearance} m): "
+        f"model-space RMSE "
         f"{rmse:.3f}, direction accuracy {m['direction_accuracy']:.3f} over {len(preds)} presses"
     )
     env.close()
