@@ -78,6 +78,7 @@ def test_every_real_sequence_replays_into_the_goal():
     ]
 
 
+@pytest.mark.slow  # 4 s: 11 runs x 20 seeds; the exact replay of every run stays in the default run
 def test_real_sequences_with_full_randomisation():
     """Default randomisation, 20 seeds per run: >= 85 % episode-weighted success."""
     runs, _ = load_sequences_file(SEQUENCES, kinds=("recorded",))
