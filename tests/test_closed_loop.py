@@ -45,7 +45,7 @@ class FlakyPolicy(BasePolicy):
         return np.array([1.15, 0.0, 0.0])
 
 
-@pytest.mark.slow  # 6 s: two closed-loop runs; the worker-invariance of datagen stays in the default run
+@pytest.mark.slow  # 6 s: two closed-loop runs (the full suite, CI included, runs it)
 def test_workers_do_not_change_results(tmp_path):
     one = run(load_config(["policy=scripted", "episodes=4", "workers=1", *SMALL]), tmp_path / "w1")
     two = run(load_config(["policy=scripted", "episodes=4", "workers=2", *SMALL]), tmp_path / "w2")
