@@ -84,6 +84,11 @@ class OperatorDriver:
             )
         self.variation = float(variation)
         self.plan_clearance_m = float(plan_clearance_m)
+        # Clearances tried in turn when choosing a plan: the preferred one, then the default where it is
+        # laxer (a stricter tier after a failed laxer one could never pass).
+        self.choice_clearances = (self.plan_clearance_m,) + (
+            (PLAN_CLEARANCE_M,) if self.plan_clearance_m > PLAN_CLEARANCE_M else ()
+        )
         self.templates = load_templates()
         self.reset("left")
 
@@ -120,11 +125,8 @@ class OperatorDriver:
         disp = key_displacements(robot, self.side)
         ends = plan_ends(pose, first, disp)
         end_dist = np.hypot(ends[:, 0] - scenario.goal.x, ends[:, 1] - scenario.goal.y)
-        for end_m, clear_m in (
-            (end_margin(total), self.plan_clearance_m),
-            (end_margin(total), PLAN_CLEARANCE_M),
-            (end_margin(0), KEEP_CLEARANCE_M),
-        ):
+        tiers = [(end_margin(total), c) for c in self.choice_clearances] + [(end_margin(0), KEEP_CLEARANCE_M)]
+        for end_m, clear_m in tiers:
             near = end_dist <= scenario.goal.radius - end_m
             cands = first[near]
             ok = self._clear_band(scenario, robot, pose, cands, plan_distance(cands, counts), clear_m)
@@ -173,11 +175,7 @@ class OperatorDriver:
         cands, end_dist, clearance = self._evaluate(scenario, robot, pose, cands, scenario.goal.radius)
         current = self.plan - self.done
         moves = plan_distance(cands, current[None, :])[:, 0]
-        tiers = [
-            (end_margin(left), self.plan_clearance_m),
-            (end_margin(left), PLAN_CLEARANCE_M),
-            (end_margin(0), KEEP_CLEARANCE_M),
-        ]
+        tiers = [(end_margin(left), c) for c in self.choice_clearances] + [(end_margin(0), KEEP_CLEARANCE_M)]
         if not scenario.goal.contains(*pose):
             tiers.append((0.0, 0.0))
         for end_m, clear_m in tiers:
