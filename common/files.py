@@ -55,6 +55,15 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON document in ``path``; ``ValueError`` naming the file when it is not valid JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+
+
 def _json_default(obj: Any) -> Any:
     """numpy scalars/arrays and paths as plain JSON values."""
     import numpy as np

@@ -6,12 +6,12 @@ and running it loads neither torch nor transformers (``policies.factory`` import
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from common.files import read_json
 from policies.base import BasePolicy, register_policy
 from policies.vla.config import resolve_path
 
@@ -53,10 +53,7 @@ def read_mean_command(stats: str) -> list[float]:
         path = path / MEAN_ACTION_FILE
     if not path.is_file():
         raise FileNotFoundError(f"mean_action stats file {path} not found")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+    data = read_json(path)
     if not isinstance(data, dict) or "mean_command" not in data:
         raise KeyError(f"{path}: missing key 'mean_command'")
     return data["mean_command"]

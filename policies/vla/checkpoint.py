@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from common.files import atomic_directory, atomic_write_text
+from common.files import atomic_directory, atomic_write_text, read_json
 from policies.vla.backbone import (
     DTYPES,
     architecture,
@@ -174,10 +174,7 @@ def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: not a VLA checkpoint directory (missing {CONFIG_FILE})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(
             f"{path}: 'format' is {data.get('format') if isinstance(data, dict) else None!r}, "
