@@ -183,8 +183,13 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)
     run_file = out_dir / "run.json"
-    if check_run_record(run_file, config, counts={"episodes": int(cfg.episodes)}, ignore=RECORD_IGNORED,
-                        what="closed-loop run"):
+    if check_run_record(
+        run_file,
+        config,
+        counts={"episodes": int(cfg.episodes)},
+        ignore=RECORD_IGNORED,
+        what="closed-loop run",
+    ):
         atomic_write_json(
             run_file, {"config_hash": config_hash(cfg), "episodes": int(cfg.episodes), "config": config}
         )
@@ -249,8 +254,9 @@ def _progress(total: int, initial: int, enabled: bool):
     )
 
 
-def _record_videos(cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int,
-                   runtime=None) -> None:
+def _record_videos(
+    cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int, runtime=None
+) -> None:
     """Re-run a few episodes (failures first) recording frames; episodes are deterministic, so the
     replay is the same episode. ``runtime``: the (env, policy, settings) to use (made and closed here
     when None)."""

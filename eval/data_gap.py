@@ -63,7 +63,6 @@ class Side:
         return bool(self.episodes) and all(e.path is not None for e in self.episodes)
 
 
-
 # --------------------------------------------------------------------------- loading
 
 

@@ -22,6 +22,7 @@ def key_label(key: str) -> str:
     """The display name of a key (``w`` → ``W``, ``.`` → ``stop``)."""
     return KEY_LABELS.get(key, key.upper())
 
+
 SIDE_COLOURS = ("#1f77b4", "#ff7f0e", "#7f7f7f")
 KEY_COLOURS = {
     "w": "#1f77b4",

@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--policy", required=True, help="policy name (configs/policy/<name>.yaml or a type)")
     parser.add_argument(
-        "overrides", nargs="*", metavar="policy.KEY=VALUE",
+        "overrides",
+        nargs="*",
+        metavar="policy.KEY=VALUE",
         help="make_policy arguments, dotted keys deep-merged, e.g. policy.device=cuda policy.dtype=bf16",
     )
     parser.add_argument("--steps", type=int, default=100)
@@ -150,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target-ms", type=float, default=TARGET_MS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--set", dest="legacy_set", nargs="*", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="legacy_set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
         help="deprecated spelling of policy.KEY=VALUE",
     )
     return parser

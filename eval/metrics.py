@@ -82,9 +82,7 @@ def trials_needed(p: float, half_width: float = 0.05, z: float = 1.96) -> int:
     return lo
 
 
-def newcombe_diff_interval(
-    k1: int, n1: int, k2: int, n2: int, z: float = 1.96
-) -> tuple[float, float, float]:
+def newcombe_diff_interval(k1: int, n1: int, k2: int, n2: int, z: float = 1.96) -> tuple[float, float, float]:
     """``(p1 − p2, lo, hi)``: difference of two independent success rates with Newcombe's hybrid score
     interval (Newcombe 1998, method 10, built from the two Wilson intervals).
 

@@ -230,7 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data", nargs="+", required=True, help="episode files, folders or manifest.jsonl")
     parser.add_argument(
-        "--tag", "--tags", dest="tag", nargs="*", default=[], metavar="KEY=VALUE",
+        "--tag",
+        "--tags",
+        dest="tag",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
         help="keep episodes with these tags",
     )
     parser.add_argument("--source", choices=("real", "sim", "augmented"), help="keep episodes of this source")

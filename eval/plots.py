@@ -1,14 +1,12 @@
-"""Static figures of the evaluation reports (matplotlib, Agg backend): trajectories, latency, sim2real.
+"""Static figures of the evaluation reports (matplotlib, Agg backend): latency, comparisons, sim2real,
+plus the shared outcome colours and PNG writer (top-down trajectory plots: ``eval.trajectory_plots``).
 
-Top-down plots use the world frame (metres, x forward from the start, y left, yaw radians CCW) drawn
-the way the robot sees it: x points up the page and y to the LEFT, so "left of the obstacle" is left
-in the picture. Every function writes a PNG atomically and returns its path.
+Every function writes a PNG atomically and returns its path.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,8 +17,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Circle, Polygon, Rectangle, Wedge  # noqa: E402
 
 from common.files import atomic_write_bytes  # noqa: E402
 from eval.targets import LATENCY_STATISTIC, LATENCY_TARGET_MS  # noqa: E402
@@ -53,173 +49,23 @@ def outcome_colour(name: str) -> str:
     return OUTCOME_COLOURS.get(name, OTHER_COLOUR)
 
 
-def save_figure(fig: Figure, out_png: str | os.PathLike, dpi: int = 100) -> Path:
-    """Render ``fig`` to PNG bytes, write them atomically to ``out_png`` and close the figure."""
+def save_figure(fig: Figure, out_png: str | os.PathLike, dpi: int = 100, tight: bool = True) -> Path:
+    """Render ``fig`` to PNG bytes, write them atomically to ``out_png`` and close the figure.
+
+    ``tight`` crops to the drawn content (matplotlib then draws the figure twice); figures laid out
+    with fixed margins pass ``tight=False`` and are drawn once."""
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(
+            buffer,
+            format="png",
+            dpi=dpi,
+            bbox_inches="tight" if tight else None,
+            metadata={"Software": None},
+        )
     finally:
         plt.close(fig)
     return atomic_write_bytes(out_png, buffer.getvalue())
-
-
-# --------------------------------------------------------------------------- scene drawing
-
-
-def _xy(x: float, y: float) -> tuple[float, float]:
-    """World (x, y) → plot (horizontal, vertical): horizontal is y (axis inverted: left is left)."""
-    return y, x
-
-
-def box_corners(x: float, y: float, yaw: float, hx: float, hy: float) -> list[tuple[float, float]]:
-    """World (x, y) corners of a rectangle of half-extents ``hx``, ``hy`` (m) rotated by ``yaw`` (rad)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    return [
-        (x + c * dx - s * dy, y + s * dx + c * dy) for dx, dy in ((hx, hy), (-hx, hy), (-hx, -hy), (hx, -hy))
-    ]
-
-
-def _draw_body(
-    ax: Any, body: Mapping[str, Any], face: str, edge: str, alpha: float, label: str | None
-) -> None:
-    if "half_extents" in body:
-        hx, hy = float(body["half_extents"][0]), float(body["half_extents"][1])
-        corners = box_corners(float(body["x"]), float(body["y"]), float(body.get("yaw", 0.0)), hx, hy)
-        patch = Polygon(
-            [_xy(*c) for c in corners], closed=True, facecolor=face, edgecolor=edge, alpha=alpha, label=label
-        )
-    elif "radius" in body:
-        patch = Circle(
-            _xy(float(body["x"]), float(body["y"])),
-            float(body["radius"]),
-            facecolor=face,
-            edgecolor=edge,
-            alpha=alpha,
-            label=label,
-        )
-    else:
-        raise ValueError(f"scene body {dict(body)!r} has neither 'half_extents' nor 'radius'")
-    ax.add_patch(patch)
-
-
-def draw_scene(ax: Any, scene: Mapping[str, Any], alpha: float = 1.0, labels: bool = True) -> None:
-    """Arena bounds, obstacles, distractors, target and goal region of one ``scene`` dict."""
-    xmin, xmax, ymin, ymax = (float(v) for v in scene["arena"])
-    if labels:
-        ax.add_patch(
-            Rectangle(
-                (ymin, xmin),
-                ymax - ymin,
-                xmax - xmin,
-                fill=False,
-                edgecolor="black",
-                linewidth=1.5,
-                label="arena",
-            )
-        )
-    for i, body in enumerate(scene.get("obstacles", [])):
-        _draw_body(ax, body, "#8d6e63", "#4e342e", 0.8 * alpha, "obstacle" if labels and i == 0 else None)
-    for i, body in enumerate(scene.get("distractors", [])):
-        _draw_body(ax, body, "#bdbdbd", "#616161", 0.7 * alpha, "distractor" if labels and i == 0 else None)
-    goal = scene.get("goal")
-    if goal:
-        ax.add_patch(
-            Circle(
-                _xy(float(goal["x"]), float(goal["y"])),
-                float(goal["radius"]),
-                facecolor="#a5d6a7",
-                edgecolor="#2e7d32",
-                linestyle="--",
-                alpha=0.5 * alpha,
-                label="goal region" if labels else None,
-            )
-        )
-        heading = goal.get("heading")
-        if heading is not None and labels:
-            tol = math.degrees(float(goal.get("heading_tol", 0.0)))
-            # Wedge angles are in data coordinates (horizontal = y, vertical = x): world yaw θ, the
-            # direction (cos θ, sin θ) in (x, y), is the data angle atan2(cos θ, sin θ) = 90° − θ.
-            centre = 90.0 - math.degrees(float(heading))
-            ax.add_patch(
-                Wedge(
-                    _xy(float(goal["x"]), float(goal["y"])),
-                    float(goal["radius"]) * 0.9,
-                    centre - tol,
-                    centre + tol,
-                    facecolor="#2e7d32",
-                    alpha=0.25 * alpha,
-                )
-            )
-    target = scene.get("target")
-    if target:
-        _draw_body(
-            ax, target, "#42a5f5", "#0d47a1", alpha, f"target ({target.get('kind', '?')})" if labels else None
-        )
-
-
-def _draw_robot(ax: Any, pose: Sequence[float], radius: float, colour: str) -> None:
-    x, y, yaw = (float(v) for v in pose[:3])
-    ax.add_patch(Circle(_xy(x, y), radius, fill=False, edgecolor=colour, linewidth=1.2, alpha=0.9))
-    tip = (x + radius * math.cos(yaw), y + radius * math.sin(yaw))
-    ax.plot([y, tip[1]], [x, tip[0]], color=colour, linewidth=1.2)
-
-
-def plot_trajectories(
-    episodes: Sequence[Mapping[str, Any]], out_png: str | os.PathLike, title: str | None = None
-) -> Path:
-    """Top-down plot of all ``episodes`` of one scenario, trajectories coloured by outcome.
-
-    Draws the first episode's scene (other layouts, when randomised, faintly), each trajectory
-    (``[[x, y, yaw], ...]``, metres/radians, world frame) with a start marker and the robot footprint
-    (``scene.robot_radius``) at its final pose, and a legend with outcome counts.
-    """
-    if not episodes:
-        raise ValueError(f"plot_trajectories({out_png}): no episodes to plot")
-    scenes = [ep.get("scene") for ep in episodes if ep.get("scene")]
-    fig, ax = plt.subplots(figsize=(5.5, 6.5))
-    if scenes:
-        draw_scene(ax, scenes[0])
-        seen = {repr(scenes[0])}
-        for scene in scenes[1:]:
-            if repr(scene) not in seen:
-                seen.add(repr(scene))
-                draw_scene(ax, scene, alpha=0.25, labels=False)
-    counts: dict[str, int] = {}
-    for ep in episodes:
-        name = outcome(ep)
-        counts[name] = counts.get(name, 0) + 1
-        colour = outcome_colour(name)
-        traj = [p for p in (ep.get("trajectory") or []) if len(p) >= 2]
-        if not traj:
-            continue
-        xs = [float(p[0]) for p in traj]
-        ys = [float(p[1]) for p in traj]
-        ax.plot(ys, xs, color=colour, linewidth=1.4, alpha=0.85)
-        ax.plot(ys[0], xs[0], marker="o", color="black", markersize=4)
-        if len(traj[-1]) >= 3:
-            radius = float((ep.get("scene") or {}).get("robot_radius", 0.15))
-            _draw_robot(ax, traj[-1], radius, colour)
-    handles, _ = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], marker="o", color="black", linestyle="", markersize=4, label="start"))
-    for name in sorted(counts, key=lambda n: (n != "success", n)):
-        handles.append(
-            Line2D([], [], color=outcome_colour(name), linewidth=2, label=f"{name} ({counts[name]})")
-        )
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.set_aspect("equal")
-    ax.autoscale_view()
-    if scenes:
-        xmin, xmax, ymin, ymax = (float(v) for v in scenes[0]["arena"])
-        ax.set_xlim(ymax + 0.1, ymin - 0.1)  # inverted: +y (left) on the left
-        ax.set_ylim(xmin - 0.1, xmax + 0.1)
-    else:
-        ax.invert_xaxis()
-    ax.set_xlabel("y (m, left ←)")
-    ax.set_ylabel("x (m, forward ↑)")
-    scenario = episodes[0].get("scenario", "")
-    ax.set_title(title or f"{scenario}: {counts.get('success', 0)}/{len(episodes)} success", fontsize=10)
-    ax.grid(True, linewidth=0.3, alpha=0.5)
-    return save_figure(fig, out_png)
 
 
 # --------------------------------------------------------------------------- latency

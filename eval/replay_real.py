@@ -26,8 +26,8 @@ import numpy as np
 from common.cli import ConfigError, default_out_dir, run_main
 from common.files import atomic_write_json, atomic_write_text
 from datagen.real_runs import load_sources
-from eval.plots import plot_trajectories
 from eval.report_kit import Doc, html_page
+from eval.trajectory_plots import plot_trajectories
 from sim.profiles import DEFAULT_CALIBRATION, load_calibration, profile_overrides, resolve_profile
 from sim.real_runs import RealRun, RunProblem
 

@@ -3,9 +3,9 @@
 ``write_report(run_dir)`` reads the run directory the closed-loop runner wrote (``results.json`` and
 the ``videos/*.gif`` its episodes reference) and writes, atomically, into the same directory:
 ``report.html`` (every figure and video embedded as a base64 data URI, so it opens offline and can
-be mailed), ``report.md`` (the same tables, with ``latency.png`` and ``trajectories_<scenario>.png``
-beside it) and those PNGs. The page is built with ``eval.report_kit`` (shared by every report); the
-rows are read through ``eval.results``.
+be mailed), ``report.md`` (the same tables, with ``latency.png`` and the trajectory figures of
+``eval.report_trajectories`` beside it) and those PNGs. The page is built with ``eval.report_kit``
+(shared by every report); the rows are read through ``eval.results``.
 
 CLI: ``python -m eval.report RUN_DIR [--max-videos N]``.
 """
@@ -29,9 +29,9 @@ from eval.report_kit import (
     fmt_num,
     fmt_pct,
     fmt_rate,
-    slug,
     write_doc,
 )
+from eval.report_trajectories import trajectories_section
 from eval.results import RESULTS_FILE, ResultsError, load_results, main_episodes
 
 __all__ = ["RESULTS_FILE", "ResultsError", "load_results", "write_report"]
@@ -199,27 +199,6 @@ def _latency(doc: Doc, summary: Mapping[str, Any], run_dir: Path) -> Path | None
     return png
 
 
-def _trajectories(doc: Doc, episodes: Sequence[Mapping[str, Any]], run_dir: Path) -> list[Path]:
-    from eval.plots import plot_trajectories
-
-    doc.heading("Trajectories")
-    by_scenario: dict[tuple[str, bool], list[Mapping[str, Any]]] = {}
-    for ep in episodes:
-        by_scenario.setdefault((ep["scenario"], bool(ep.get("instruction_flipped"))), []).append(ep)
-    pngs = []
-    for (name, flipped), eps in sorted(by_scenario.items()):
-        png_name = f"trajectories_{slug(name)}{'_mirrored' if flipped else ''}.png"
-        if flipped:
-            named = sum(1 for e in eps if e.get("went_side") and e.get("went_side") == e.get("named_side"))
-            caption = f"{name} (mirrored instruction): went the named side {named}/{len(eps)}"
-        else:
-            caption = f"{name}: {sum(1 for e in eps if e['success'])}/{len(eps)} success"
-        png = plot_trajectories(eps, run_dir / png_name, title=caption)
-        doc.figure(png, caption, png_name)
-        pngs.append(png)
-    return pngs
-
-
 def _outcome(ep: Mapping[str, Any]) -> str:
     return "success" if ep["success"] else str(ep.get("failure_reason") or "failure")
 
@@ -340,7 +319,7 @@ def write_report(run_dir: str | Path, max_videos: int = MAX_VIDEOS) -> dict[str,
     latency_png = _latency(doc, summary, run_dir)
     if latency_png:
         figures.append(latency_png)
-    figures += _trajectories(doc, episodes, run_dir)
+    figures += trajectories_section(doc, episodes, run_dir)
     _videos(doc, episodes, run_dir, max_videos)
     _episode_table(doc, episodes)
     provenance_section(doc, provenance)

@@ -108,9 +108,16 @@ DETERMINISTIC_FIELDS: tuple[str, ...] = tuple(
 """Row fields that must be identical whatever the worker count (latency is wall-clock, so it is not)."""
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "episode": (int,), "scenario": (str,), "success": (bool,), "tags": (dict,),
-    "instruction": (str,), "instruction_flipped": (bool,), "steps": (int,), "collisions": (int,),
-    "trajectory": (list,), "scene": (dict,),
+    "episode": (int,),
+    "scenario": (str,),
+    "success": (bool,),
+    "tags": (dict,),
+    "instruction": (str,),
+    "instruction_flipped": (bool,),
+    "steps": (int,),
+    "collisions": (int,),
+    "trajectory": (list,),
+    "scene": (dict,),
 }
 
 

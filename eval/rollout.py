@@ -23,7 +23,12 @@ from policies.rollout import FrameObserver, Observer, PolicyStepError, Trajector
 from sim.taxonomy import instruction_for, instruction_side, mirror_instruction
 
 __all__ = [
-    "LATENCY_MODES", "EpisodeSpec", "LoopSettings", "PolicyStepError", "path_efficiency", "run_episode",
+    "LATENCY_MODES",
+    "EpisodeSpec",
+    "LoopSettings",
+    "PolicyStepError",
+    "path_efficiency",
+    "run_episode",
 ]
 
 
@@ -113,13 +118,20 @@ def run_episode(
     observers: list[Observer] = [trajectory, latency, *([frames] if record_frames else [])]
     wrapped = CommandLatency(env, settings.latency_mode, settings.delay_ms)
     result = rollout(wrapped, policy, spec.seed, spec.reset_options(), observers, settings.step_timeout_s)
-    return episode_row(env, spec, result.info, result.error_text, result.error_trace, trajectory.poses,
-                       latency.timings), frames.frames
+    return episode_row(
+        env, spec, result.info, result.error_text, result.error_trace, trajectory.poses, latency.timings
+    ), frames.frames
 
 
-def episode_row(env: MobileNavEnv, spec: EpisodeSpec, info: dict[str, Any], error: str | None,
-                error_trace: str | None, trajectory: list[list[float]], timings: EpisodeLatency
-                ) -> dict[str, Any]:
+def episode_row(
+    env: MobileNavEnv,
+    spec: EpisodeSpec,
+    info: dict[str, Any],
+    error: str | None,
+    error_trace: str | None,
+    trajectory: list[list[float]],
+    timings: EpisodeLatency,
+) -> dict[str, Any]:
     """The results row of a finished episode (``info``: the env's last info; ``error``: the policy's
     error text, None when the episode ran to its end)."""
     scenario = env.scenario

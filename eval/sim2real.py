@@ -137,8 +137,10 @@ def match_warnings(
     for name in sorted({p for p, _ in real} - set(labels)):
         close = difflib.get_close_matches(name, labels, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        out.append(f"real-trials policy {name!r} has no sim run and is left out (sim runs: "
-                   f"{', '.join(labels)}){hint}")
+        out.append(
+            f"real-trials policy {name!r} has no sim run and is left out (sim runs: "
+            f"{', '.join(labels)}){hint}"
+        )
     by_label = {p.label: p for p in sim}
     for row in rows:
         ran = {ep["scenario"] for ep in by_label[row["policy"]].main}
@@ -148,10 +150,15 @@ def match_warnings(
                 kind = "no sim episode ran it"
             except ValueError:
                 kind = "it is not a scenario name of the sim taxonomy"
-            basis = ("all its sim episodes" if row["sim_basis"] == "all sim scenarios"
-                     else "only the scenarios both sides ran")
-            out.append(f"policy {row['policy']!r}: real scenario {s!r} has no sim counterpart ({kind}); "
-                       f"its sim success counts {basis}")
+            basis = (
+                "all its sim episodes"
+                if row["sim_basis"] == "all sim scenarios"
+                else "only the scenarios both sides ran"
+            )
+            out.append(
+                f"policy {row['policy']!r}: real scenario {s!r} has no sim counterpart ({kind}); "
+                f"its sim success counts {basis}"
+            )
     return out
 
 
@@ -286,15 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-data", nargs="+", help="real HDF5 episodes (files, folders, manifests)")
     parser.add_argument("--sim-data", nargs="+", help="sim HDF5 episodes (files, folders, manifests)")
     parser.add_argument(
-        "--tag", "--tags", dest="tags", nargs="+", default=[], metavar="KEY=VALUE",
+        "--tag",
+        "--tags",
+        dest="tags",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
         help="tags to compare (default: every value of --tag-key)",
     )
     parser.add_argument("--tag-key", default="side", help="compare every value of this tag in the real data")
     parser.add_argument("--encoder", default="colorhist", help="'colorhist' (default) or 'policy:NAME'")
     parser.add_argument("--policy-data", nargs="+", default=[], help="policies for open-loop real vs sim")
-    parser.add_argument(
-        "--out", type=Path, help="output folder (default runs/sim2real/<trials CSV name>)"
-    )
+    parser.add_argument("--out", type=Path, help="output folder (default runs/sim2real/<trials CSV name>)")
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -324,8 +334,10 @@ def _main(args: argparse.Namespace) -> int:
         policy_data=args.policy_data,
     )
     if args.strict and result["warnings"]:
-        raise Sim2RealError(f"--strict: {result['warnings'][0]}" + (
-            f" (and {len(result['warnings']) - 1} more warnings)" if len(result["warnings"]) > 1 else ""))
+        raise Sim2RealError(
+            f"--strict: {result['warnings'][0]}"
+            + (f" (and {len(result['warnings']) - 1} more warnings)" if len(result["warnings"]) > 1 else "")
+        )
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     paths = write_sim2real(result, out)

@@ -60,7 +60,7 @@ def _draw_body(
 ) -> None:
     x, y = float(body["x"]), float(body["y"])
     if "half_extents" in body:
-        from eval.plots import box_corners
+        from eval.trajectory_plots import box_corners
 
         hx, hy = float(body["half_extents"][0]), float(body["half_extents"][1])
         pts = np.array(

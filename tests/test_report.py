@@ -121,11 +121,15 @@ def run_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_report_html_is_self_contained_with_one_plot_per_scenario(run_dir: Path):
+def test_report_html_is_self_contained_with_overview_and_failure_details(run_dir: Path):
     paths = report.write_report(run_dir)
     text = paths["html"].read_text()
     assert "60.0 %" in text and "Wilson" in text
-    # one trajectory figure per scenario, each an embedded PNG
+    # every scenario in one small-multiples overview per instruction kind, embedded
+    for png in ("trajectories_overview.png", "trajectories_overview_mirrored.png"):
+        assert (run_dir / png).is_file()
+    assert 'alt="Every scenario (success per panel), 5 episodes" src="data:image/png;base64,' in text
+    # scenarios with failures also get their own figure, each an embedded PNG
     for scenario in ("left_core", "right_core"):
         assert (run_dir / f"trajectories_{scenario}.png").is_file()
         m = re.search(
@@ -140,6 +144,23 @@ def test_report_html_is_self_contained_with_one_plot_per_scenario(run_dir: Path)
     assert 'alt="left_core: 2/3 success"' in text
     # nothing is loaded from outside the file
     assert not re.search(r'src="(?!data:)', text)
+
+
+def test_report_details_only_failing_scenarios_most_failures_first(tmp_path: Path):
+    from eval.report_kit import Doc
+    from eval.report_trajectories import trajectories_section
+
+    rows = [
+        _episode(i, s, ok, None if ok else "collision", None)
+        for i, (s, ok) in enumerate(
+            [("left_a", True), ("left_a", True), ("left_b", False), ("left_c", False), ("left_c", False)]
+        )
+    ]
+    pngs = trajectories_section(Doc(), rows, tmp_path, max_details=1)
+    names = [p.name for p in pngs]
+    # the overview shows all three; only the worst failing scenario gets a figure of its own
+    assert names == ["trajectories_overview.png", "trajectories_left_c.png"]
+    assert not (tmp_path / "trajectories_left_a.png").exists()
 
 
 def test_report_embeds_gifs_failures_first(run_dir: Path):
