@@ -53,6 +53,7 @@ from eval.open_loop_metrics import (  # noqa: F401 - re-exported for callers of 
     target_to_model,
 )
 from eval.policy_args import policy_kwargs, take_policy_items
+from policies.rollout import PolicyStepError, checked_action
 
 RESULT_FILE = "open_loop.json"
 """The file ``--out DIR`` receives."""
@@ -97,12 +98,12 @@ def run_episode(
     first = 1 if getattr(policy, "repeats_first_frame", False) and frames.shape[0] > 1 else 0
     preds = [np.zeros(3, np.float32)] * first
     for t in range(first, frames.shape[0]):
-        action = np.asarray(policy.act({"rgb": frames[t], "instruction": instruction}), dtype=np.float32)
-        if action.shape != (3,) or not np.isfinite(action).all():
+        try:
+            action = checked_action(policy.act({"rgb": frames[t], "instruction": instruction}))
+        except PolicyStepError as exc:
             raise OpenLoopError(
-                f"{episode.path}: policy {getattr(policy, 'name', '?')!r} returned {action!r} at frame {t}; "
-                "expected a finite (3,) [linear_x, linear_y, angular_z] command"
-            )
+                f"{episode.path}: policy {getattr(policy, 'name', '?')!r} at frame {t}: {exc}"
+            ) from exc
         preds.append(action)
     pred = np.stack(preds)
     target = np.asarray(episode.actions, dtype=np.float32)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.nav_env import validate_action
 from policies.base import OBS_STATE
 
 
@@ -46,8 +47,16 @@ class Observer:
     def on_act(self, env: Any, action: np.ndarray, elapsed_s: float) -> None:
         pass
 
-    def on_step(self, env: Any, action: np.ndarray, obs: dict[str, Any], reward: float, terminated: bool,
-                truncated: bool, info: dict[str, Any]) -> None:
+    def on_step(
+        self,
+        env: Any,
+        action: np.ndarray,
+        obs: dict[str, Any],
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict[str, Any],
+    ) -> None:
         pass
 
     def on_end(self, env: Any, result: RolloutResult) -> None:
@@ -71,18 +80,24 @@ class RolloutResult:
 
 
 def checked_action(action: Any) -> np.ndarray:
-    """The policy's action as float32 (3,); ``PolicyStepError`` for another shape or a non-finite value."""
-    arr = np.asarray(action, dtype=np.float32)
-    if arr.shape != (3,):
-        raise PolicyStepError(f"policy returned an action of shape {arr.shape}; expected (3,)")
-    if not np.all(np.isfinite(arr)):
-        raise PolicyStepError(f"policy returned a non-finite action {arr.tolist()}")
-    return arr
+    """The policy's action as float32 (3,); ``PolicyStepError`` (blaming the policy) for another shape or
+    a non-finite value. The check itself is the env's one, ``envs.validate_action``."""
+    try:
+        return validate_action(action)
+    except ValueError as exc:
+        raise PolicyStepError(f"policy returned an invalid action: {exc}") from exc
 
 
-def rollout(env: Any, policy: Any, seed: int, options: dict[str, Any] | None = None,
-            observers: Sequence[Observer] = (), step_timeout_s: float | None = None,
-            privileged: bool | None = None, max_steps: int | None = None) -> RolloutResult:
+def rollout(
+    env: Any,
+    policy: Any,
+    seed: int,
+    options: dict[str, Any] | None = None,
+    observers: Sequence[Observer] = (),
+    step_timeout_s: float | None = None,
+    privileged: bool | None = None,
+    max_steps: int | None = None,
+) -> RolloutResult:
     """Run one episode of ``policy`` in ``env`` reset with ``seed`` and ``options``; see the module docstring.
 
     The policy is seeded with ``seed`` (when it has ``seed``) and reset with the episode's instruction.

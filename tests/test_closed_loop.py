@@ -120,7 +120,7 @@ def test_policy_errors_are_recorded_and_the_run_goes_on(tmp_path):
     results = run(cfg, tmp_path)
     reasons = [r["failure_reason"] for r in results["episodes"]]
     assert reasons[0] == "policy_error" and "boom" in results["episodes"][0]["error"]
-    assert reasons[1] == "policy_error" and "non-finite" in results["episodes"][1]["error"]
+    assert reasons[1] == "policy_error" and "NaN or inf" in results["episodes"][1]["error"]
     assert reasons[2] != "policy_error" and reasons[3] == "policy_error"
 
 
