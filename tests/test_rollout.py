@@ -81,7 +81,8 @@ def test_a_policy_error_ends_the_episode_and_is_kept(plain_env):
     log = Log()
     result = rollout(plain_env, Breaks([W, W, W]), 0, {"scenario": SCENARIO}, [log])
     assert isinstance(result.error, PolicyStepError) and "contains NaN or inf" in str(result.error)
-    assert result.steps == 2 and result.error_text.startswith("PolicyStepError: policy returned an invalid action")
+    assert result.steps == 2
+    assert result.error_text.startswith("PolicyStepError: policy returned an invalid action")
     assert log.calls[-2:] == ["before", "end:PolicyStepError"]  # no on_act / on_step for the bad action
 
 
