@@ -29,11 +29,10 @@ def _group_failed(eps: Sequence[Mapping[str, Any]], flipped: bool) -> int:
     return sum(1 for e in eps if not e["success"])
 
 
-def _group_caption(name: str, eps: Sequence[Mapping[str, Any]], flipped: bool) -> str:
+def _group_caption(name: str, eps: Sequence[Mapping[str, Any]], flipped: bool, failed: int) -> str:
     if flipped:
-        named = len(eps) - _group_failed(eps, True)
-        return f"{name} (mirrored instruction): went the named side {named}/{len(eps)}"
-    return f"{name}: {sum(1 for e in eps if e['success'])}/{len(eps)} success"
+        return f"{name} (mirrored instruction): went the named side {len(eps) - failed}/{len(eps)}"
+    return f"{name}: {len(eps) - failed}/{len(eps)} success"
 
 
 def trajectories_section(
@@ -47,28 +46,27 @@ def trajectories_section(
     by_scenario: dict[tuple[str, bool], list[Mapping[str, Any]]] = {}
     for ep in episodes:
         by_scenario.setdefault((ep["scenario"], bool(ep.get("instruction_flipped"))), []).append(ep)
+    failed = {key: _group_failed(eps, key[1]) for key, eps in by_scenario.items()}
     pngs = []
     for flipped in (False, True):
-        groups = [(name, eps) for (name, f), eps in sorted(by_scenario.items()) if f == flipped]
+        groups = [(key, eps) for key, eps in sorted(by_scenario.items()) if key[1] == flipped]
         if not groups:
             continue
         png_name = GRID_PNG_MIRRORED if flipped else GRID_PNG
         kind = "mirrored instruction: went the named side" if flipped else "success"
-        panels = [
-            (f"{name}\n{len(eps) - _group_failed(eps, flipped)}/{len(eps)}", eps) for name, eps in groups
-        ]
+        panels = [(f"{key[0]}\n{len(eps) - failed[key]}/{len(eps)}", eps) for key, eps in groups]
         title = f"Every scenario ({kind} per panel), {sum(len(e) for _, e in groups)} episodes"
         png = plot_trajectory_grid(panels, run_dir / png_name, title=title)
         doc.figure(png, title, png_name)
         pngs.append(png)
-    failing = [(key, eps) for key, eps in by_scenario.items() if _group_failed(eps, key[1])]
-    failing.sort(key=lambda item: (-_group_failed(item[1], item[0][1]), item[0]))
+    failing = sorted((key for key in by_scenario if failed[key]), key=lambda key: (-failed[key], key))
     if failing:
         shown = failing[:max_details]
         doc.para(f"Scenarios with failures in detail: {len(shown)} of {len(failing)}, most failures first.")
-    for (name, flipped), eps in failing[:max_details]:
+    for name, flipped in failing[:max_details]:
+        eps = by_scenario[name, flipped]
         png_name = f"trajectories_{slug(name)}{'_mirrored' if flipped else ''}.png"
-        caption = _group_caption(name, eps, flipped)
+        caption = _group_caption(name, eps, flipped, failed[name, flipped])
         png = plot_trajectories(eps, run_dir / png_name, title=caption)
         doc.figure(png, caption, png_name)
         pngs.append(png)

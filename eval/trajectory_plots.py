@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -222,9 +223,9 @@ def plot_trajectory_grid(
     rows = math.ceil(len(groups) / columns)
     panel_w, panel_h, bottom, side = 1.55, 2.05, 0.45, 0.45
     fig_w = max(columns * panel_w + side + 0.1, 6.5)
-    outcomes = {outcome(ep) for _, eps in groups for ep in eps}
-    legend_cols = max(2, min(len(outcomes) + 1, int(fig_w / 1.4)))
-    legend_rows = math.ceil((len(outcomes) + 1) / legend_cols)
+    totals = Counter(outcome(ep) for _, eps in groups for ep in eps)
+    legend_cols = max(2, min(len(totals) + 1, int(fig_w / 1.4)))
+    legend_rows = math.ceil((len(totals) + 1) / legend_cols)
     top = 0.45 + 0.2 * legend_rows + 0.3  # title, legend, two-line panel titles
     fig_h = rows * panel_h + top + bottom
     fig, axes = plt.subplots(rows, columns, figsize=(fig_w, fig_h), squeeze=False)
@@ -236,16 +237,13 @@ def plot_trajectory_grid(
         wspace=0.08,
         hspace=0.35,
     )
-    totals: dict[str, int] = {}
     for k, ax in enumerate(axes.flat):
         if k >= len(groups):
             ax.set_axis_off()
             continue
         name, episodes = groups[k]
         scene = _draw_scenes(ax, episodes, labels=False)
-        counts = _draw_episodes(ax, episodes, linewidth=0.9, marker=2.0)
-        for key, n in counts.items():
-            totals[key] = totals.get(key, 0) + n
+        _draw_episodes(ax, episodes, linewidth=0.9, marker=2.0)
         _frame(ax, scene)
         ax.set_title(name, fontsize=6.5)
         ax.tick_params(labelsize=6, length=2, pad=1)
