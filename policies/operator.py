@@ -45,6 +45,9 @@ EPSILON_PER_VARIATION = 0.05
 PLAN_CLEARANCE_M = 0.04
 """Gap (m) a plan must keep from every body when it is chosen (the default of ``plan_clearance_m``; a
 larger ``plan_clearance_m`` is preferred where some plan reaches it, else this one applies)."""
+PLAN_END_WITHIN_M: float | None = None
+"""Distance (m) from the goal centre within which a chosen plan should end where some plan can (the
+default of ``plan_end_within_m``; ``None``: anywhere inside the goal disc less ``end_margin``)."""
 KEEP_CLEARANCE_M = 0.02
 """Gap (m) below which the rest of a plan is replaced."""
 PLAN_BAND = 3.0
@@ -77,13 +80,23 @@ def keep_margin(presses_left: int) -> float:
 class OperatorDriver:
     """Per-episode plan of the ``operator`` style; ``act`` gives a key command or ``None`` (hand over)."""
 
-    def __init__(self, variation: float, plan_clearance_m: float = PLAN_CLEARANCE_M) -> None:
+    def __init__(
+        self,
+        variation: float,
+        plan_clearance_m: float = PLAN_CLEARANCE_M,
+        plan_end_within_m: float | None = PLAN_END_WITHIN_M,
+    ) -> None:
         if plan_clearance_m < KEEP_CLEARANCE_M:
             raise ValueError(
                 f"operator plan_clearance_m={plan_clearance_m!r} is invalid; expected >= {KEEP_CLEARANCE_M} m"
             )
+        if plan_end_within_m is not None and not plan_end_within_m > 0:
+            raise ValueError(
+                f"operator plan_end_within_m={plan_end_within_m!r} is invalid; expected > 0 m or null"
+            )
         self.variation = float(variation)
         self.plan_clearance_m = float(plan_clearance_m)
+        self.plan_end_within_m = None if plan_end_within_m is None else float(plan_end_within_m)
         # Clearances tried in turn when choosing a plan: the preferred one, then the default where it is
         # laxer (a stricter tier after a failed laxer one could never pass).
         self.choice_clearances = (self.plan_clearance_m,) + (
@@ -125,9 +138,8 @@ class OperatorDriver:
         disp = key_displacements(robot, self.side)
         ends = plan_ends(pose, first, disp)
         end_dist = np.hypot(ends[:, 0] - scenario.goal.x, ends[:, 1] - scenario.goal.y)
-        tiers = [(end_margin(total), c) for c in self.choice_clearances] + [(end_margin(0), KEEP_CLEARANCE_M)]
-        for end_m, clear_m in tiers:
-            near = end_dist <= scenario.goal.radius - end_m
+        for within_m, clear_m in self._first_tiers(scenario.goal.radius, total):
+            near = end_dist <= within_m
             cands = first[near]
             ok = self._clear_band(scenario, robot, pose, cands, plan_distance(cands, counts), clear_m)
             if ok.any():
@@ -145,6 +157,17 @@ class OperatorDriver:
         kernel = np.exp(log_eps * (moves - moves.min(axis=0, keepdims=True)))
         probs = (kernel / kernel.sum(axis=0, keepdims=True)) @ (weights / weights.sum())
         return cands[int(rng.choice(len(cands), p=probs / probs.sum()))]
+
+    def _first_tiers(self, radius: float, total: int) -> list[tuple[float, float]]:
+        """``(end within m of the goal centre, clearance m)`` tried in turn for the first plan: for each
+        choice clearance the preferred end radius (``plan_end_within_m``, where tighter than the disc's),
+        then the disc less ``end_margin``; last the laxest end and ``KEEP_CLEARANCE_M``."""
+        disc = radius - end_margin(total)
+        ends = [disc]
+        if self.plan_end_within_m is not None and self.plan_end_within_m < disc:
+            ends.insert(0, self.plan_end_within_m)
+        tiers = [(end, clear) for clear in self.choice_clearances for end in ends]
+        return tiers + [(radius - end_margin(0), KEEP_CLEARANCE_M)]
 
     def _clear_band(self, scenario, robot, pose, cands, moves, clear_m: float) -> np.ndarray:
         """Which plans clear every body by ``clear_m``, checked only where it matters: for each real

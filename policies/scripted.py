@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from policies.base import OBS_STATE, BasePolicy, register_policy
-from policies.operator import PLAN_CLEARANCE_M, OperatorDriver
+from policies.operator import PLAN_CLEARANCE_M, PLAN_END_WITHIN_M, OperatorDriver
 from sim.omni_base import press_displacement
 from sim.protocol import KEY_ACTIONS, NOMINAL
 from sim.scenario import Scenario
@@ -49,6 +49,7 @@ class ScriptedExpert(BasePolicy):
         stop_fraction: float = 0.55,
         seed: int = 0,
         plan_clearance_m: float = PLAN_CLEARANCE_M,
+        plan_end_within_m: float | None = PLAN_END_WITHIN_M,
     ) -> None:
         super().__init__()
         if style not in STYLES:
@@ -61,7 +62,9 @@ class ScriptedExpert(BasePolicy):
         self.variation = float(variation)
         self.base_margin = float(margin_m)
         self.base_stop_fraction = float(stop_fraction)
-        self.operator = OperatorDriver(self.variation, plan_clearance_m) if style == "operator" else None
+        self.operator = None
+        if style == "operator":
+            self.operator = OperatorDriver(self.variation, plan_clearance_m, plan_end_within_m)
         self.seed(seed)
 
     def seed(self, seed: int) -> None:

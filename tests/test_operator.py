@@ -105,6 +105,23 @@ def test_closed_loop_rhythm_with_full_randomisation(scenario, random_env):
         assert not expert.operator.handed_over
 
 
+def test_preferred_end_radius_brings_plans_nearer_the_goal_centre(random_env):
+    """``plan_end_within_m`` moves the chosen plans' ends towards the goal centre in far layouts (where
+    17 presses leave little slack) without costing success or the rhythm."""
+    env = random_env
+    ends = {}
+    for within in (None, 0.12):
+        expert = ScriptedExpert(style="operator", variation=0.3, plan_end_within_m=within)
+        ends[within] = []
+        for seed in range(6):
+            keys, info = drive(env, expert, "2box_hori_right_core_far", seed)
+            assert info["success"] and keys[0] == "w" and len(keys) == 17 and "." not in keys, keys
+            ends[within].append(info["distance_to_goal"])
+    assert np.mean(ends[0.12]) < np.mean(ends[None]) - 0.03, ends
+    with pytest.raises(ValueError, match="plan_end_within_m=0"):
+        ScriptedExpert(style="operator", plan_end_within_m=0.0)
+
+
 def test_plans_follow_the_robots_motion_model():
     """A shorter press (a recalibrated robot) changes the plan, not the success."""
     slow = FramelessNavEnv(
