@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Polygon, Rectangle, Wedge
 
@@ -36,17 +38,15 @@ def box_corners(x: float, y: float, yaw: float, hx: float, hy: float) -> list[tu
     ]
 
 
-def _draw_body(
-    ax: Any, body: Mapping[str, Any], face: str, edge: str, alpha: float, label: str | None
-) -> None:
+def _body_patch(body: Mapping[str, Any], face: str, edge: str, alpha: float, label: str | None) -> Any:
     if "half_extents" in body:
         hx, hy = float(body["half_extents"][0]), float(body["half_extents"][1])
         corners = box_corners(float(body["x"]), float(body["y"]), float(body.get("yaw", 0.0)), hx, hy)
-        patch = Polygon(
+        return Polygon(
             [_xy(*c) for c in corners], closed=True, facecolor=face, edgecolor=edge, alpha=alpha, label=label
         )
-    elif "radius" in body:
-        patch = Circle(
+    if "radius" in body:
+        return Circle(
             _xy(float(body["x"]), float(body["y"])),
             float(body["radius"]),
             facecolor=face,
@@ -54,16 +54,16 @@ def _draw_body(
             alpha=alpha,
             label=label,
         )
-    else:
-        raise ValueError(f"scene body {dict(body)!r} has neither 'half_extents' nor 'radius'")
-    ax.add_patch(patch)
+    raise ValueError(f"scene body {dict(body)!r} has neither 'half_extents' nor 'radius'")
 
 
-def draw_scene(ax: Any, scene: Mapping[str, Any], alpha: float = 1.0, labels: bool = True) -> None:
-    """Arena bounds, obstacles, distractors, target and goal region of one ``scene`` dict."""
+def scene_patches(scene: Mapping[str, Any], alpha: float = 1.0, labels: bool = True) -> list[Any]:
+    """Patches of one ``scene`` dict: arena bounds (with ``labels``), obstacles, distractors, goal region
+    (and, with ``labels``, its heading tolerance) and target, in drawing order."""
+    patches = []
     xmin, xmax, ymin, ymax = (float(v) for v in scene["arena"])
     if labels:
-        ax.add_patch(
+        patches.append(
             Rectangle(
                 (ymin, xmin),
                 ymax - ymin,
@@ -75,12 +75,14 @@ def draw_scene(ax: Any, scene: Mapping[str, Any], alpha: float = 1.0, labels: bo
             )
         )
     for i, body in enumerate(scene.get("obstacles", [])):
-        _draw_body(ax, body, "#8d6e63", "#4e342e", 0.8 * alpha, "obstacle" if labels and i == 0 else None)
+        label = "obstacle" if labels and i == 0 else None
+        patches.append(_body_patch(body, "#8d6e63", "#4e342e", 0.8 * alpha, label))
     for i, body in enumerate(scene.get("distractors", [])):
-        _draw_body(ax, body, "#bdbdbd", "#616161", 0.7 * alpha, "distractor" if labels and i == 0 else None)
+        label = "distractor" if labels and i == 0 else None
+        patches.append(_body_patch(body, "#bdbdbd", "#616161", 0.7 * alpha, label))
     goal = scene.get("goal")
     if goal:
-        ax.add_patch(
+        patches.append(
             Circle(
                 _xy(float(goal["x"]), float(goal["y"])),
                 float(goal["radius"]),
@@ -97,7 +99,7 @@ def draw_scene(ax: Any, scene: Mapping[str, Any], alpha: float = 1.0, labels: bo
             # Wedge angles are in data coordinates (horizontal = y, vertical = x): world yaw θ, the
             # direction (cos θ, sin θ) in (x, y), is the data angle atan2(cos θ, sin θ) = 90° − θ.
             centre = 90.0 - math.degrees(float(heading))
-            ax.add_patch(
+            patches.append(
                 Wedge(
                     _xy(float(goal["x"]), float(goal["y"])),
                     float(goal["radius"]) * 0.9,
@@ -109,38 +111,43 @@ def draw_scene(ax: Any, scene: Mapping[str, Any], alpha: float = 1.0, labels: bo
             )
     target = scene.get("target")
     if target:
-        _draw_body(
-            ax, target, "#42a5f5", "#0d47a1", alpha, f"target ({target.get('kind', '?')})" if labels else None
-        )
+        label = f"target ({target.get('kind', '?')})" if labels else None
+        patches.append(_body_patch(target, "#42a5f5", "#0d47a1", alpha, label))
+    return patches
 
 
-def _draw_robot(ax: Any, pose: Sequence[float], radius: float, colour: str) -> None:
-    x, y, yaw = (float(v) for v in pose[:3])
-    ax.add_patch(Circle(_xy(x, y), radius, fill=False, edgecolor=colour, linewidth=1.2, alpha=0.9))
-    tip = (x + radius * math.cos(yaw), y + radius * math.sin(yaw))
-    ax.plot([y, tip[1]], [x, tip[0]], color=colour, linewidth=1.2)
+def draw_scene(ax: Any, scene: Mapping[str, Any], alpha: float = 1.0, labels: bool = True) -> None:
+    """Arena bounds, obstacles, distractors, target and goal region of one ``scene`` dict."""
+    for patch in scene_patches(scene, alpha, labels):
+        ax.add_patch(patch)
 
 
 def _draw_scenes(ax: Any, episodes: Sequence[Mapping[str, Any]], labels: bool = True) -> dict | None:
-    """The first episode's scene, other layouts (when randomised) faintly; returns the first scene."""
+    """The first episode's scene, other layouts (when randomised) faintly in one collection; returns the
+    first scene."""
     scenes = [ep.get("scene") for ep in episodes if ep.get("scene")]
     if not scenes:
         return None
     draw_scene(ax, scenes[0], labels=labels)
     seen = {repr(scenes[0])}
+    faint = []
     for scene in scenes[1:]:
         if repr(scene) not in seen:
             seen.add(repr(scene))
-            draw_scene(ax, scene, alpha=0.25, labels=False)
+            faint += scene_patches(scene, alpha=0.25, labels=False)
+    if faint:
+        ax.add_collection(PatchCollection(faint, match_original=True))
     return scenes[0]
 
 
 def _draw_episodes(
     ax: Any, episodes: Sequence[Mapping[str, Any]], linewidth: float = 1.4, marker: float = 4.0
 ) -> dict[str, int]:
-    """Each trajectory coloured by outcome, a start marker and the footprint at the final pose;
-    returns the count per outcome."""
+    """Each trajectory coloured by outcome, a start marker and the footprint (with a heading tick) at
+    the final pose; returns the count per outcome. A few collections per axes, not artists per episode
+    (a 200-episode overview would otherwise hold about a thousand artists)."""
     counts: dict[str, int] = {}
+    paths, colours, starts, robots, robot_colours, ticks = [], [], [], [], [], []
     for ep in episodes:
         name = outcome(ep)
         counts[name] = counts.get(name, 0) + 1
@@ -148,13 +155,23 @@ def _draw_episodes(
         traj = [p for p in (ep.get("trajectory") or []) if len(p) >= 2]
         if not traj:
             continue
-        xs = [float(p[0]) for p in traj]
-        ys = [float(p[1]) for p in traj]
-        ax.plot(ys, xs, color=colour, linewidth=linewidth, alpha=0.85)
-        ax.plot(ys[0], xs[0], marker="o", color="black", markersize=marker)
+        paths.append([_xy(float(p[0]), float(p[1])) for p in traj])
+        colours.append(colour)
+        starts.append(paths[-1][0])
         if len(traj[-1]) >= 3:
             radius = float((ep.get("scene") or {}).get("robot_radius", 0.15))
-            _draw_robot(ax, traj[-1], radius, colour)
+            x, y, yaw = (float(v) for v in traj[-1][:3])
+            robots.append(Circle(_xy(x, y), radius))
+            robot_colours.append(colour)
+            ticks.append([_xy(x, y), _xy(x + radius * math.cos(yaw), y + radius * math.sin(yaw))])
+    if paths:
+        ax.add_collection(LineCollection(paths, colors=colours, linewidths=linewidth, alpha=0.85))
+        ax.scatter(*zip(*starts, strict=True), s=marker**2, color="black", marker="o", zorder=3, linewidths=0)
+    if robots:
+        ax.add_collection(
+            PatchCollection(robots, facecolors="none", edgecolors=robot_colours, linewidths=1.2, alpha=0.9)
+        )
+        ax.add_collection(LineCollection(ticks, colors=robot_colours, linewidths=1.2))
     return counts
 
 
@@ -177,6 +194,27 @@ def _frame(ax: Any, scene: Mapping[str, Any] | None) -> None:
         ax.set_ylim(xmin - 0.1, xmax + 0.1)
     else:
         ax.invert_xaxis()
+
+
+def _grid_lines(
+    ax: Any, x_ticks: bool, y_ticks: bool, step_m: float = 0.5, label_step_m: float = 1.0
+) -> None:
+    """Faint grid lines every ``step_m`` metres inside the current limits, ticks every ``label_step_m``
+    only on the axes asked for (outer panels); the grid is one collection, since tick objects (which
+    ``ax.grid`` needs) are most of a small multiple's cost."""
+    segments = []
+    for axis, (lo, hi), other, ticks in (
+        (ax.xaxis, ax.get_xlim(), ax.get_ylim(), x_ticks),
+        (ax.yaxis, ax.get_ylim(), ax.get_xlim(), y_ticks),
+    ):
+        lo, hi = min(lo, hi), max(lo, hi)
+        values = np.arange(math.ceil(lo / step_m), math.floor(hi / step_m) + 1) * step_m
+        labelled = values[np.isclose(np.round(values / label_step_m) * label_step_m, values)]
+        axis.set_ticks(labelled if ticks else [])
+        for v in values:
+            ends = [(v, other[0]), (v, other[1])]
+            segments.append(ends if axis is ax.xaxis else [(e[1], e[0]) for e in ends])
+    ax.add_collection(LineCollection(segments, colors="#b0b0b0", linewidths=0.3, alpha=0.5, zorder=0.5))
 
 
 def plot_trajectories(
@@ -245,13 +283,10 @@ def plot_trajectory_grid(
         scene = _draw_scenes(ax, episodes, labels=False)
         _draw_episodes(ax, episodes, linewidth=0.9, marker=2.0)
         _frame(ax, scene)
-        ax.set_title(name, fontsize=6.5)
+        _grid_lines(ax, x_ticks=k >= len(groups) - columns, y_ticks=k % columns == 0)
+        # A plain text, not set_title: matplotlib re-measures every tick to place each axes title.
+        ax.text(0.5, 1.02, name, transform=ax.transAxes, ha="center", va="bottom", fontsize=6.5)
         ax.tick_params(labelsize=6, length=2, pad=1)
-        if k % columns:
-            ax.tick_params(labelleft=False)
-        if k < len(groups) - columns:
-            ax.tick_params(labelbottom=False)
-        ax.grid(True, linewidth=0.3, alpha=0.5)
     fig.suptitle(title, x=side / fig_w, y=1 - 0.1 / fig_h, ha="left", va="top", fontsize=9)
     fig.legend(
         handles=_outcome_handles(totals),
