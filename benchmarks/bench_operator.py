@@ -68,7 +68,9 @@ def main() -> None:
     parser.add_argument("--variation", type=float, default=0.6)
     parser.add_argument("--suite", default="bottle_2025")
     parser.add_argument("--plan-clearance", type=float, default=PLAN_CLEARANCE_M,
-                        help="operator plan_clearance_m (m; the best recipe uses 0.08)")
+                        help="operator plan_clearance_m (m)")
+    parser.add_argument("--plan-end-within", type=float, default=None,
+                        help="operator plan_end_within_m (m; default: anywhere in the goal disc)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -77,8 +79,9 @@ def main() -> None:
     scenarios = [suite.scenario_for(i, 0) for i in range(args.episodes)]
     times = {}
     recorded = []
+    operator_args = {"plan_clearance_m": args.plan_clearance, "plan_end_within_m": args.plan_end_within}
     for style in ("keys", "operator"):
-        extra = {"plan_clearance_m": args.plan_clearance} if style == "operator" else {}
+        extra = operator_args if style == "operator" else {}
         expert = ScriptedExpert(style=style, variation=args.variation, **extra)
         spent, wins = [], 0
         for i, scenario in enumerate(scenarios):
@@ -90,7 +93,7 @@ def main() -> None:
         times[style] = (1e3 * float(np.mean(spent)), wins)
     for style, (ms, wins) in times.items():
         print(f"{style:9s} planning {ms:7.2f} ms/episode  success {wins}/{args.episodes}")
-    other = ScriptedExpert(style="operator", variation=args.variation, plan_clearance_m=args.plan_clearance)
+    other = ScriptedExpert(style="operator", variation=args.variation, **operator_args)
     preds, targets = [], []
     for scenario, seed, actions in recorded:
         preds.extend(relabel(env, other, scenario, seed, actions))
