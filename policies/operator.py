@@ -35,6 +35,7 @@ from policies.operator_plans import (
     plan_ends,
     plan_geometry,
     plan_vertices,
+    to_world,
 )
 from sim.config import RobotConfig
 from sim.protocol import KEY_ACTIONS
@@ -72,9 +73,30 @@ def first_plans(total: int, blocks: int) -> np.ndarray:
     return plans
 
 
+@lru_cache(maxsize=16)
+def first_plan_corners(robot: RobotConfig, side: str, total: int) -> np.ndarray:
+    """Corner points ``(M, blocks + 1, 2)`` of every ``first_plans`` plan from the origin (robot frame,
+    metres); ``operator_plans.to_world`` places them at an episode's start pose."""
+    plans = first_plans(total, len(BLOCK_KEYS[side]))
+    corners = plan_vertices((0.0, 0.0, 0.0), plans, key_displacements(robot, side))
+    corners.setflags(write=False)
+    return corners
+
+
 def keep_margin(presses_left: int) -> float:
     """How far (m) inside the goal disc the rest of a plan must still end, else it is replaced."""
     return 0.015 + 0.003 * math.sqrt(max(presses_left, 0))
+
+
+class _Placed:
+    """Plans' corners from the origin (``first_plan_corners`` rows) and the pose they start from."""
+
+    def __init__(self, pose: tuple[float, float, float], corners: np.ndarray) -> None:
+        self.pose, self.corners = pose, corners
+
+    def world(self, mask: np.ndarray) -> np.ndarray:
+        """World corners ``(K, blocks + 1, 2)`` of the plans selected by ``mask``."""
+        return to_world(self.pose, self.corners[mask])
 
 
 class OperatorDriver:
@@ -125,23 +147,30 @@ class OperatorDriver:
         """``(candidates ending within ``within`` m of the goal centre, their end distance, clearance)``."""
         disp = key_displacements(robot, self.side)
         # Cheap endpoint test first, clearance only for the survivors.
-        ends = plan_ends(pose, candidates, disp)
+        if np.any(disp[:, 2] != 0):  # a turning key: the ends are the corners' last row
+            corners = plan_vertices(pose, candidates, disp)
+            ends = corners[:, -1, :]
+        else:
+            corners, ends = None, plan_ends(pose, candidates, disp)
         goal = scenario.goal
-        candidates = candidates[np.hypot(ends[:, 0] - goal.x, ends[:, 1] - goal.y) <= within]
-        end_dist, clearance = plan_geometry(scenario, robot, plan_vertices(pose, candidates, disp))
+        keep = np.hypot(ends[:, 0] - goal.x, ends[:, 1] - goal.y) <= within
+        candidates = candidates[keep]
+        corners = plan_vertices(pose, candidates, disp) if corners is None else corners[keep]
+        end_dist, clearance = plan_geometry(scenario, robot, corners)
         return candidates, end_dist, clearance
 
     def _first_plan(self, scenario: Scenario, robot: RobotConfig, pose, total: int, rng) -> np.ndarray | None:
         self.side = self._side(scenario)
         counts, weights = self.templates[self.side]
         first = first_plans(total, len(BLOCK_KEYS[self.side]))
-        disp = key_displacements(robot, self.side)
-        ends = plan_ends(pose, first, disp)
+        corners = first_plan_corners(robot, self.side, total)
+        ends = to_world(pose, corners[:, -1, :])
         end_dist = np.hypot(ends[:, 0] - scenario.goal.x, ends[:, 1] - scenario.goal.y)
         for within_m, clear_m in self._first_tiers(scenario.goal.radius, total):
             near = end_dist <= within_m
             cands = first[near]
-            ok = self._clear_band(scenario, robot, pose, cands, plan_distance(cands, counts), clear_m)
+            placed = _Placed(pose, corners[near])
+            ok = self._clear_band(scenario, robot, placed, plan_distance(cands, counts), clear_m)
             if ok.any():
                 break
         else:
@@ -169,16 +198,15 @@ class OperatorDriver:
         tiers = [(end, clear) for clear in self.choice_clearances for end in ends]
         return tiers + [(radius - end_margin(0), KEEP_CLEARANCE_M)]
 
-    def _clear_band(self, scenario, robot, pose, cands, moves, clear_m: float) -> np.ndarray:
+    def _clear_band(self, scenario, robot, placed: _Placed, moves, clear_m: float) -> np.ndarray:
         """Which plans clear every body by ``clear_m``, checked only where it matters: for each real
         sequence, the plans within ``PLAN_BAND`` presses of its nearest clear plan (farther ones would
         get under ``epsilon ** PLAN_BAND`` of its weight); others come back False."""
-        disp = key_displacements(robot, self.side)
-        clearance = np.full(len(cands), np.nan)
-        nearest = moves.min(axis=0) if len(cands) else np.zeros(moves.shape[1])
+        clearance = np.full(len(moves), np.nan)
+        nearest = moves.min(axis=0) if len(moves) else np.zeros(moves.shape[1])
         todo = (moves <= nearest + PLAN_BAND).any(axis=1)
         while todo.any():
-            clearance[todo] = plan_geometry(scenario, robot, plan_vertices(pose, cands[todo], disp))[1]
+            clearance[todo] = plan_geometry(scenario, robot, placed.world(todo))[1]
             ok = np.nan_to_num(clearance, nan=-np.inf) >= clear_m
             nearest = np.where(ok[:, None], moves, np.inf).min(axis=0)
             todo = (moves <= nearest + PLAN_BAND).any(axis=1) & np.isnan(clearance)

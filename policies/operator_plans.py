@@ -150,6 +150,15 @@ def plan_vertices(pose: tuple[float, float, float], counts: np.ndarray, disp: np
     return np.stack([vx, vy], axis=-1)
 
 
+def to_world(pose: tuple[float, float, float], body_points: np.ndarray) -> np.ndarray:
+    """Points ``(..., 2)`` given in the robot frame at the origin (x forward, y left, metres) placed at
+    ``pose`` (world x, y, yaw): a plan's corners from ``pose`` are its corners from the origin turned by
+    the pose's yaw and shifted, so plans can be laid out once and placed per episode."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    x, y = body_points[..., 0], body_points[..., 1]
+    return np.stack([pose[0] + c * x - s * y, pose[1] + s * x + c * y], axis=-1)
+
+
 def _point_segment(px, py, ax, ay, bx, by):
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
