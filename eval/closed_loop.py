@@ -156,6 +156,10 @@ def _run_in_worker(spec: EpisodeSpec) -> dict[str, Any]:
     return row
 
 
+def _video_in_worker(spec: EpisodeSpec, path: str) -> None:
+    _write_video(_WORKER["env"], _WORKER["policy"], _WORKER["settings"], spec, Path(path))
+
+
 # ---------------------------------------------------------------------------- the run
 def run(cfg: DictConfig, out: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume) the closed-loop evaluation described by ``cfg``; returns the results dict."""
@@ -220,6 +224,10 @@ def _run_locked(cfg: DictConfig, out_dir: Path, specs: list[EpisodeSpec], runtim
                 for future in as_completed(futures):
                     record(future.result())
                 policy_info = pool.submit(_describe_in_worker).result()
+                # The videos' replays too, while the workers (env and policy loaded) are still up.
+                jobs = _video_jobs([done[s.key] for s in specs], out_dir, int(cfg.videos))
+                for future in [pool.submit(_video_in_worker, spec, str(path)) for spec, path in jobs]:
+                    future.result()
     bar.close()
     rows = [done[s.key] for s in specs]
     if int(cfg.videos) > 0:
@@ -254,29 +262,54 @@ def _progress(total: int, initial: int, enabled: bool):
     )
 
 
+VIDEO_DIR = "videos"
+
+
+def _video_jobs(rows: list[dict[str, Any]], out_dir: Path, count: int) -> list[tuple[EpisodeSpec, Path]]:
+    """The episodes to film (``count``, failures first, original instructions only) whose video file
+    does not exist yet, with the file each goes to."""
+    main_rows = [r for r in rows if not r["instruction_flipped"]]
+    chosen = sorted(main_rows, key=lambda r: (r["success"], r["episode"]))[: max(count, 0)]
+    jobs = []
+    for row in chosen:
+        path = out_dir / _video_rel(row)
+        if not path.exists():
+            jobs.append((EpisodeSpec(row["episode"], row["seed"], row["scenario"]), path))
+    return jobs
+
+
+def _video_rel(row: dict[str, Any]) -> str:
+    return f"{VIDEO_DIR}/ep{row['episode']:04d}.gif"
+
+
+def _write_video(env: Any, policy: Any, settings: LoopSettings, spec: EpisodeSpec, path: Path) -> None:
+    """Replay one episode recording frames (episodes are deterministic: the replay is the same
+    episode) and write its GIF."""
+    from eval.video import write_episode_video
+
+    replay, frames = run_episode(env, policy, spec, settings, record_frames=True)
+    write_episode_video(path, frames, replay["trajectory"], replay["scene"])
+
+
 def _record_videos(
     cfg: DictConfig, rows: list[dict[str, Any]], out_dir: Path, count: int, runtime=None
 ) -> None:
-    """Re-run a few episodes (failures first) recording frames; episodes are deterministic, so the
-    replay is the same episode. ``runtime``: the (env, policy, settings) to use (made and closed here
-    when None)."""
-    from eval.video import write_episode_video
-
+    """Film the ``count`` chosen episodes not filmed yet (``_video_jobs``) and point their rows at the
+    videos. ``runtime``: the (env, policy, settings) to use (made and closed here when None and some
+    video is missing)."""
+    jobs = _video_jobs(rows, out_dir, count)
+    if jobs:
+        own = runtime is None
+        env, policy, settings = _make_runtime(cfg) if own else runtime
+        try:
+            for spec, path in jobs:
+                _write_video(env, policy, settings, spec, path)
+        finally:
+            if own:
+                env.close()
     main_rows = [r for r in rows if not r["instruction_flipped"]]
-    chosen = sorted(main_rows, key=lambda r: (r["success"], r["episode"]))[:count]
-    own = runtime is None
-    env, policy, settings = _make_runtime(cfg) if own else runtime
-    try:
-        for row in chosen:
-            rel = f"videos/ep{row['episode']:04d}.gif"
-            if not (out_dir / rel).exists():
-                spec = EpisodeSpec(row["episode"], row["seed"], row["scenario"])
-                replay, frames = run_episode(env, policy, spec, settings, record_frames=True)
-                write_episode_video(out_dir / rel, frames, replay["trajectory"], replay["scene"])
-            row["video"] = rel
-    finally:
-        if own:
-            env.close()
+    for row in sorted(main_rows, key=lambda r: (r["success"], r["episode"]))[:count]:
+        row["video"] = _video_rel(row)
 
 
 # ---------------------------------------------------------------------------- CLI
