@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.report_kit import Doc, slug
+from eval.summary import went_named_side
 
 MAX_DETAIL_FIGURES = 8
 """Scenarios with failures that get their own trajectory figure (the overview shows every one)."""
@@ -25,7 +26,7 @@ GRID_PNG_MIRRORED = "trajectories_overview_mirrored.png"
 def _group_failed(eps: Sequence[Mapping[str, Any]], flipped: bool) -> int:
     """Episodes of a group that count against it: failures, or (mirrored) not the named side."""
     if flipped:
-        return sum(1 for e in eps if not (e.get("went_side") and e.get("went_side") == e.get("named_side")))
+        return sum(1 for e in eps if not went_named_side(e))
     return sum(1 for e in eps if not e["success"])
 
 

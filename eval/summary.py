@@ -7,6 +7,7 @@ for ±5 pp, SPL / SoftSPL, collision rate, failure reasons, instruction sensitiv
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import DictConfig
@@ -43,7 +44,7 @@ def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = 
     ]
     sensitivity = None
     if any(r["instruction_flipped"] for r in rows) and sided:
-        hits = sum(r["went_side"] == r["named_side"] for r in sided)
+        hits = sum(went_named_side(r) for r in sided)
         lo, hi = wilson_interval(hits, len(sided))
         sensitivity = {
             "episodes": len(sided),
@@ -72,8 +73,14 @@ def summarize(rows: list[dict[str, Any]], policy: str, cfg: DictConfig | None = 
     return summary
 
 
+def went_named_side(row: Mapping[str, Any]) -> bool:
+    """The episode passed its primary obstacle on the side its instruction names (``left``/``right``);
+    False when it never passed it or the instruction names no side."""
+    return row.get("named_side") in ("left", "right") and row.get("went_side") == row.get("named_side")
+
+
 def _side_rate(rows: list[dict[str, Any]]) -> float | None:
-    return sum(r["went_side"] == r["named_side"] for r in rows) / len(rows) if rows else None
+    return sum(went_named_side(r) for r in rows) / len(rows) if rows else None
 
 
 def format_summary(results: dict[str, Any]) -> str:
