@@ -16,7 +16,7 @@ from policies.vla.config import resolve_path
 CHECKPOINT = resolve_path("assets/policies/best")
 EPISODES = 10
 MIN_SUCCESSES = 8
-"""9 of these 10 succeed here (one stops short): one episode of slack for other CPUs' floating point."""
+"""All 10 succeed here: two episodes of slack for other CPUs' floating point."""
 
 
 def test_best_is_the_shipped_vla_checkpoint_and_loads_offline():
@@ -49,4 +49,6 @@ def test_best_drives_fixed_seed_episodes_of_the_default_suite_to_success(results
 def test_best_goes_round_the_side_the_instruction_names(results):
     sensitivity = results["summary"]["instruction_sensitivity"]
     assert sensitivity["original_named_side_rate"] >= 0.8
-    assert sensitivity["flipped_named_side_rate"] >= 0.6, "the policy ignores the mirrored instruction"
+    # 6 of the 10 mirrored twins go round the named side here; a language-blind policy drives its usual
+    # side and scores about 0 on them, so 0.5 leaves one episode of slack and still catches it.
+    assert sensitivity["flipped_named_side_rate"] >= 0.5, "the policy ignores the mirrored instruction"
