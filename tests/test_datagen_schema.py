@@ -117,6 +117,13 @@ def test_bgr_rgb_helpers():
     img = make_images(2)
     assert np.array_equal(bgr_to_rgb(img)[..., 0], img[..., 2])
     assert np.array_equal(rgb_to_bgr(bgr_to_rgb(img)), img)
+    # The OpenCV path (uint8/uint16/float32 frames) and the numpy fallback give the same reversed copy.
+    rng = np.random.default_rng(0)
+    for frames in (img[:, ::-1], rng.random((3, 4, 5, 3)).astype(np.float32), rng.random((4, 5, 3)),
+                   rng.integers(0, 9, (2, 3, 3), dtype=np.int64), np.zeros((0, 4, 3), np.uint8)):
+        swapped = rgb_to_bgr(frames)
+        assert swapped.dtype == frames.dtype and swapped.flags["C_CONTIGUOUS"]
+        assert np.array_equal(swapped, frames[..., ::-1]) and not np.shares_memory(swapped, frames)
 
 
 # ------------------------------------------------------------------------------- schema equality
