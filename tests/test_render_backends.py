@@ -6,6 +6,7 @@ is tested everywhere). TinyRenderer's own golden hashes live in ``tests/test_env
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -58,6 +59,26 @@ def test_auto_follows_the_egl_probe(monkeypatch):
     assert record["backend"] == "tiny" and "TinyRenderer" in record["renderer"]
     assert "pybullet" in record["versions"]
 
+
+def test_auto_falls_back_to_tiny_in_a_process_without_an_egl_driver(tmp_path):
+    """A real driverless process (glvnd finds no EGL vendor), not a patched probe: ``auto`` renders with
+    TinyRenderer and says why, and an env built there steps and renders."""
+    code = (
+        "from sim import render_backend\n"
+        "from envs import MobileNavEnv\n"
+        "print(render_backend.resolve('auto'))\n"
+        "env = MobileNavEnv(config={'camera': {'width': 32, 'height': 18}})\n"
+        "obs, _ = env.reset(seed=0)\n"
+        "print(env.unwrapped.world.render_backend, obs['rgb'].shape)\n"
+    )
+    env = {**os.environ, "__EGL_VENDOR_LIBRARY_FILENAMES": str(tmp_path / "none.json")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.strip().splitlines()[-2:]
+    if "'gl'" in first:
+        pytest.skip(f"this EGL does not go through glvnd's vendor list: {first}")
+    assert first.startswith("('tiny', 'env.render_backend=auto: ") and "EGL" in first
+    assert second == "tiny (18, 32, 3)"
 
 @needs_egl
 def test_gl_agrees_with_tiny_pixels_and_object_masks():
