@@ -80,6 +80,7 @@ def test_auto_falls_back_to_tiny_in_a_process_without_an_egl_driver(tmp_path):
     assert first.startswith("('tiny', 'env.render_backend=auto: ") and "EGL" in first
     assert second == "tiny (18, 32, 3)"
 
+
 @needs_egl
 def test_gl_agrees_with_tiny_pixels_and_object_masks():
     """Per-pixel mean absolute difference and mask IoU (box, target, floor) over a set of poses."""
