@@ -12,9 +12,10 @@ shared ``real_operator_sequences.json`` layout: ``sequences`` with ``scenario``,
 
 each with its total variation distance TV = ½ Σ |p − q| (0 = identical, 1 = disjoint), plus, when both
 sides have images, the visual Fréchet gap of ``eval.sim2real.visual_gap``. ``--key-shares FILE`` adds
-a reference key mix to the overall key-share line (``real_action_stats.json``: its ``as_keys`` counts,
-the start rows left out). Writes ``report.json`` and a self-contained ``report.html`` into ``--out`` (a
-folder, default ``runs/data_gap/<A>-vs-<B>``).
+a reference key mix (``real_action_stats.json``: its ``as_keys`` counts, the start rows left out): the
+overall key shares of each side against it, and per value of each scenario tag (``distance: close``,
+``side: left``, …), which shows where a key-mix gap comes from. Writes ``report.json`` and a
+self-contained ``report.html`` into ``--out`` (a folder, default ``runs/data_gap/<A>-vs-<B>``).
 """
 
 from __future__ import annotations
@@ -208,6 +209,38 @@ def statistics(episodes: Sequence[Episode]) -> dict[str, Any]:
     }
 
 
+def _tags(scenario: str) -> dict[str, str]:
+    from sim.taxonomy import parse_scenario_name
+
+    try:
+        return parse_scenario_name(scenario)[1]
+    except ValueError:
+        return {}
+
+
+def key_shares_by_tag(episodes: Sequence[Episode], reference: Mapping[str, float]) -> dict[str, Any]:
+    """Key shares of ``episodes`` per value of each scenario tag (``distance: close``, ``side: left``, …)
+    with their TV against ``reference``: where a key-mix gap comes from. Episodes whose scenario is not
+    a taxonomy name are left out; ``{axis: {value: {episodes, key_shares, tv}}}``."""
+    groups: dict[tuple[str, str], Counter] = {}
+    counts: Counter = Counter()  # episodes (a real sequence counts its weight)
+    for e in episodes:
+        for axis, value in _tags(e.scenario).items():
+            shares = groups.setdefault((axis, value), Counter())
+            for key in e.keys:
+                shares[key] += e.weight
+            counts[axis, value] += e.weight
+    out: dict[str, Any] = {}
+    for (axis, value), shares in sorted(groups.items()):
+        dist = _dist(shares)
+        out.setdefault(axis, {})[value] = {
+            "episodes": counts[axis, value],
+            "key_shares": dist,
+            "tv": total_variation(dist, reference),
+        }
+    return out
+
+
 def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """Total variation distances between two ``statistics`` results."""
     n = max(len(a["per_position"]), len(b["per_position"]))
@@ -280,6 +313,8 @@ def data_gap(
             "shares": dict(key_shares_ref),
             "tv_a": total_variation(overall["a"]["key_shares"], key_shares_ref),
             "tv_b": total_variation(overall["b"]["key_shares"], key_shares_ref),
+            "by_tag_a": key_shares_by_tag(a.episodes, key_shares_ref),
+            "by_tag_b": key_shares_by_tag(b.episodes, key_shares_ref),
         }
     if images and a.has_images and b.has_images and common:
         result["visual"] = _visual(a, b, common, max_image_episodes, encoder)

@@ -181,6 +181,24 @@ HEADERS = [
 ]
 
 
+def by_tag_table(ref: Mapping[str, Any], labels: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the key shares per scenario tag value against the reference (axes where a
+    side has more than one value)."""
+    sides = [(labels[0], ref.get("by_tag_a") or {}), (labels[1], ref.get("by_tag_b") or {})]
+    groups = [g for _, axes in sides for values in axes.values() for g in values.values()]
+    keys = _ordered(ref["shares"], *(g["key_shares"] for g in groups))
+    headers = ["side", "tag", "episodes", *(key_label(k) for k in keys), f"TV vs {ref['label']}"]
+    rows = [["reference", "all", "", *(fmt_pct(ref["shares"].get(k, 0.0)) for k in keys), ""]]
+    for label, axes in sides:
+        for axis, values in axes.items():
+            if len(values) < 2:
+                continue
+            for value, g in values.items():
+                shares = [fmt_pct(g["key_shares"].get(k, 0.0)) for k in keys]
+                rows.append([label, f"{axis}: {value}", f"{g['episodes']:g}", *shares, fmt_num(g["tv"])])
+    return headers, rows
+
+
 def summary_rows(result: Mapping[str, Any]) -> list[list[str]]:
     return [_row(name, g) for name, g in result["groups"].items()]
 
@@ -197,6 +215,12 @@ def format_summary(result: Mapping[str, Any]) -> str:
     ref = result.get("key_shares_reference")
     if ref:
         lines.append(f"overall key shares vs {ref['label']}: TV A {ref['tv_a']:.3f}, TV B {ref['tv_b']:.3f}")
+        headers, rows = by_tag_table(ref, [result["a"]["label"], result["b"]["label"]])
+        if len(rows) > 1:
+            lines.append("key shares by scenario tag:")
+            table = [headers, *rows]
+            widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
+            lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
     for row in (result.get("visual") or {}).get("rows", []):
         lines.append(
             f"visual Fréchet gap {row['tag']}: {row['frechet']:.4f} "
@@ -225,6 +249,11 @@ def write_report(result: Mapping[str, Any], out_dir: str | Path) -> Path:
         doc.para(
             f"Overall key shares against {ref['label']}: TV A {ref['tv_a']:.3f}, TV B {ref['tv_b']:.3f}."
         )
+        headers, rows = by_tag_table(ref, labels)
+        if len(rows) > 1:
+            doc.heading("Key shares by scenario tag")
+            doc.para(f"Each tag value on each side against {ref['label']}: where a gap comes from.")
+            doc.table(headers, rows)
     visual = result.get("visual")
     if visual:
         doc.heading("Visual Fréchet gap")

@@ -35,6 +35,7 @@ from policies.operator_plans import (
     plan_ends,
     plan_geometry,
     plan_vertices,
+    templates_path,
     to_world,
 )
 from sim.config import RobotConfig
@@ -107,7 +108,9 @@ class OperatorDriver:
         variation: float,
         plan_clearance_m: float = PLAN_CLEARANCE_M,
         plan_end_within_m: float | None = PLAN_END_WITHIN_M,
+        sequences: str | None = None,
     ) -> None:
+        """``sequences``: the real sequences that prime the plans (``operator_plans.templates_path``)."""
         if plan_clearance_m < KEEP_CLEARANCE_M:
             raise ValueError(
                 f"operator plan_clearance_m={plan_clearance_m!r} is invalid; expected >= {KEEP_CLEARANCE_M} m"
@@ -124,7 +127,7 @@ class OperatorDriver:
         self.choice_clearances = (self.plan_clearance_m,) + (
             (PLAN_CLEARANCE_M,) if self.plan_clearance_m > PLAN_CLEARANCE_M else ()
         )
-        self.templates = load_templates()
+        self.templates = load_templates(str(templates_path(sequences)))
         self.reset("left")
 
     def reset(self, side: str) -> None:

@@ -40,7 +40,29 @@ MAX_STRAFES = 4
 ARENA_MARGIN_M = 0.05
 CLEARANCE_HORIZON_M = 0.2
 """Clearances beyond this (m) are reported as this; bodies farther from every plan are skipped."""
-TEMPLATES_PATH = CONFIG_DIR / "operator" / "real_sequences.yaml"
+TEMPLATES_DIR = CONFIG_DIR / "operator"
+TEMPLATES_PATH = TEMPLATES_DIR / "real_sequences.yaml"
+"""Every recorded 2025 sequence, weighted by the team's counts (the default)."""
+
+
+def templates_path(sequences: str | None) -> Path:
+    """The real-sequences YAML named by ``sequences``: ``None`` the default (``TEMPLATES_PATH``), a bare
+    name a file of ``configs/operator/`` (``real_sequences_2025_11``), anything else a path.
+
+    Raises ``ValueError`` naming the value and the available names when no such file exists.
+    """
+    if sequences is None:
+        return TEMPLATES_PATH
+    text = str(sequences)
+    bare = "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml"))
+    path = TEMPLATES_DIR / f"{text}.yaml" if bare else Path(text)
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in TEMPLATES_DIR.glob("*.yaml")))
+        raise ValueError(
+            f"operator sequences={text!r}: no file {path} (expected a name in configs/operator/ "
+            f"({names}) or a YAML path)"
+        )
+    return path
 
 
 def block_counts(keys: str, side: str) -> tuple[int, ...]:

@@ -50,6 +50,7 @@ class ScriptedExpert(BasePolicy):
         seed: int = 0,
         plan_clearance_m: float = PLAN_CLEARANCE_M,
         plan_end_within_m: float | None = PLAN_END_WITHIN_M,
+        operator_sequences: str | None = None,
     ) -> None:
         super().__init__()
         if style not in STYLES:
@@ -64,7 +65,9 @@ class ScriptedExpert(BasePolicy):
         self.base_stop_fraction = float(stop_fraction)
         self.operator = None
         if style == "operator":
-            self.operator = OperatorDriver(self.variation, plan_clearance_m, plan_end_within_m)
+            self.operator = OperatorDriver(
+                self.variation, plan_clearance_m, plan_end_within_m, operator_sequences
+            )
         self.seed(seed)
 
     def seed(self, seed: int) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from eval.data_gap import (
     Episode,
+    key_shares_by_tag,
     load_side,
     main,
     reference_key_shares,
@@ -67,6 +68,25 @@ def test_stop_rows_and_short_episodes_are_counted():
     assert stats["last_press"] == {".": 0.5, "w": 0.5}
 
 
+def test_key_shares_by_tag_show_where_a_gap_comes_from():
+    episodes = [
+        Episode("1box_hori_left_core_close", "waaq", 1.0),
+        Episode("1box_hori_left_core_medium", "wwwq", 1.0),
+        Episode("1box_hori_right_core_medium", "wwwe", 2.0),
+        Episode("a_real_room", "aaaa", 1.0),  # not a taxonomy name: left out
+    ]
+    ref = {"w": 0.75, "q": 0.25}
+    by_tag = key_shares_by_tag(episodes, ref)
+    close = by_tag["distance"]["close"]
+    assert close["episodes"] == 1 and close["key_shares"] == {"a": 0.5, "q": 0.25, "w": 0.25}
+    assert close["tv"] == pytest.approx(0.5)
+    medium = by_tag["distance"]["medium"]  # weights count: the right episode twice
+    assert medium["episodes"] == 3 and medium["key_shares"]["w"] == pytest.approx(0.75)
+    assert medium["tv"] == pytest.approx(total_variation(medium["key_shares"], ref))
+    assert by_tag["side"]["right"]["key_shares"] == {"e": 0.25, "w": 0.75}
+    assert set(by_tag["num_box"]) == {"1box"}
+
+
 def test_cli_dataset_vs_real_sequences_writes_json_and_html(tmp_path, capsys):
     data = _dataset(tmp_path, "sim", [LEFT, LEFT, LEFT_B, LEFT])
     real = _sequences_file(
@@ -108,9 +128,13 @@ def test_cli_dataset_vs_real_sequences_writes_json_and_html(tmp_path, capsys):
     assert result["key_shares_reference"]["tv_b"] == pytest.approx(
         total_variation(result["groups"]["overall"]["b"]["key_shares"], {"w": 0.5, "q": 0.5})
     )
+    by_tag = result["key_shares_reference"]["by_tag_b"]["side"]
+    assert by_tag["right"]["key_shares"]["e"] == pytest.approx(6 / 17) and by_tag["right"]["episodes"] == 1
     html = (out / "report.html").read_text()
     assert html.count("<img") == 6 and "data:image/png;base64," in html and "http" not in html
-    assert "1box_hori_left_core_medium" in capsys.readouterr().out
+    assert "Key shares by scenario tag" in html
+    printed = capsys.readouterr().out
+    assert "1box_hori_left_core_medium" in printed and "side: right" in printed
 
 
 def test_visual_gap_when_both_sides_have_frames(tmp_path):

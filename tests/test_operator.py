@@ -7,11 +7,13 @@ import pytest
 
 from datagen.expert_rollout import FramelessNavEnv, key_string
 from policies.operator_plans import (
+    TEMPLATES_PATH,
     block_counts,
     compositions,
     load_templates,
     plan_distance,
     segment_body_distance,
+    templates_path,
 )
 from policies.scripted import ScriptedExpert
 from sim.scene import Obstacle
@@ -72,6 +74,17 @@ def test_plays_the_dominant_real_sequence_in_the_real_layout(side, calm_env):
         calm_env, ScriptedExpert(style="operator", variation=0.0), f"1box_hori_{side}_core_medium", 0
     )
     assert keys == DOMINANT[side] and info["success"]
+
+
+def test_november_sequences_leave_out_the_december_left_set(calm_env):
+    expert = ScriptedExpert(style="operator", variation=0.0, operator_sequences="real_sequences_2025_11")
+    keys, info = drive(calm_env, expert, "1box_hori_left_core_medium", 0)
+    assert keys == "wwwaqqqqqqqqwwwww" and info["success"]  # the November files' most common left run
+    keys, info = drive(calm_env, expert, "1box_hori_right_core_medium", 0)
+    assert keys == DOMINANT["right"] and info["success"]  # the right side was not re-recorded
+    assert templates_path(None) == TEMPLATES_PATH
+    with pytest.raises(ValueError, match="operator sequences='nov'.*real_sequences_2025_11"):
+        ScriptedExpert(style="operator", operator_sequences="nov")
 
 
 def test_variation_draws_around_the_real_spread(calm_env):
