@@ -124,9 +124,11 @@ def test_compare_unknown_policy_fails_before_running_any(tmp_path, capsys):
     ("args", "expected"),
     [
         (["expert.variaton=0.3"], "error: unknown config key 'expert.variaton' (override "
-                                  "'expert.variaton=0.3'); keys of expert: margin_m, plan_clearance_m, "
+                                  "'expert.variaton=0.3'); keys of expert: margin_m, operator_sequences, "
+                                  "plan_clearance_m, "
                                   "plan_end_within_m, stop_fraction, style, variation; to add a key that "
                                   "the config does not have, write +expert.variaton=0.3"),
+        (["expert.operator_sequences=nov"], "error: operator sequences='nov': no file "),
         (["seed=abc"], "error: seed='abc' is invalid: expected an integer >= 0"),
         (["--workers", "0"], "error: workers=0 is invalid: expected an integer >= 1"),
         (["--episodes", "100000000000"], "error: episodes=100000000000 is invalid: expected an integer in "
