@@ -167,3 +167,21 @@ def test_out_defaults_to_runs_data_gap_and_a_file_is_refused(tmp_path, capsys, m
     taken.write_text("x")
     assert main([str(seq), str(seq), "--out", str(taken)]) == 2
     assert f"error: --out {taken} is a file; expected a folder" in capsys.readouterr().err
+
+
+def test_the_two_real_recording_periods_disagree_on_the_key_mix():
+    """The README's "Which real key mix?" table: the 468-episode counts are the November files' mix."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "real_key_mix.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    ).stdout
+    tvs = [float(line.split(" TV ")[1].split()[0]) for line in out.splitlines() if " TV " in line]
+    assert tvs == [0.026, 0.035, 0.066, 0.017]  # both periods, equal sides, current collection, November
