@@ -1,5 +1,6 @@
-"""Serve any bench policy over websocket + msgpack:
-``python -m policies.serve --policy NAME [policy.key=value ...] [--host 127.0.0.1] [--port 8765]``.
+"""Serve any bench policy over websocket + msgpack (and raw TCP with ``--tcp-port``):
+``python -m policies.serve --policy NAME [policy.key=value ...] [--host 127.0.0.1] [--port 8765]
+[--tcp-port 8766]``.
 
 Per connection: ``hello`` (see ``policies.handshake``; a mismatch is answered with a
 ``handshake_mismatch`` error and the connection closed, no action ever sent), then ``reset``
@@ -7,7 +8,10 @@ Per connection: ``hello`` (see ``policies.handshake``; a mismatch is answered wi
 policy) any number of times. Each connection gets its own policy instance (state such as the VLA's
 frame window is never shared); at most ``max_sessions`` at once. Inference runs in a thread pool, off
 the event loop; ``server_ms`` in each ``action`` is the policy's own duration, measured on this
-machine's clock and sent as a duration. ``GET /health`` answers JSON. Binds to 127.0.0.1 unless
+machine's clock and sent as a duration. ``GET /health`` answers JSON (on the websocket port). The raw-TCP
+listener carries the same messages, each preceded by its length (``wire.FRAME_HEADER``), with the same
+hello, sessions and typed errors; as on the websocket, a message up to twice the size limit is read and
+answered ``too_large``, a larger one is answered and the connection closed. Binds to 127.0.0.1 unless
 ``--host`` says otherwise. Privileged policies (they read simulator ground truth) are refused.
 """
 
@@ -18,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import math
+import socket
 import sys
 import threading
 import time
@@ -34,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from common.cli import BenchError, ConfigError, policy_overrides, run_main
 from policies.base import OBS_INSTRUCTION, OBS_RGB, Policy, describe_policy
 from policies.handshake import check_hello, make_hello
-from policies.wire import MAX_MESSAGE_BYTES, WireError, field, pack, unpack
+from policies.wire import FRAME_HEADER, MAX_MESSAGE_BYTES, WireError, field, pack, unpack
 from sim.protocol import KEY_PRESS_S
 
 DEFAULT_PORT = 8765
@@ -119,13 +124,15 @@ class _Session:
 
 @dataclass
 class ServerHandle:
-    """A server running in a background thread (tests, benchmarks): ``url``, ``health_url``, ``stop()``."""
+    """A server running in a background thread (tests, benchmarks): ``url``, ``health_url``, ``stop()``;
+    ``tcp_url`` when it also listens on raw TCP."""
 
     url: str
     health_url: str
     thread: threading.Thread
     stop_event: asyncio.Event
     loop: asyncio.AbstractEventLoop
+    tcp_url: str | None = None
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Close the listening socket and every connection; idempotent."""
@@ -168,6 +175,7 @@ class PolicyServer:
         self._executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="policy")
         self.errors_sent = 0
         self.actions_sent = 0
+        self._tcp_writers: set[asyncio.StreamWriter] = set()
 
     async def run(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` in the inference thread pool; a policy exception becomes a ``policy_error``."""
@@ -210,26 +218,31 @@ class PolicyServer:
         }
         return connection.respond(HTTPStatus.OK, json.dumps(body) + "\n")
 
+    async def _respond(self, session: _Session, raw: Any) -> bytes:
+        """The encoded reply to one received message (an ``error`` message for anything wrong)."""
+        seq = None
+        try:
+            message = unpack(raw)
+            seq = message.get("seq") if isinstance(message.get("seq"), int) else None
+            reply = await session.handle(message)
+        except WireError as err:
+            reply = err.as_message(seq)
+        try:
+            data = pack(reply)
+        except WireError as err:
+            reply, data = err.as_message(seq), pack(err.as_message(seq))
+        if reply["type"] == "action":
+            self.actions_sent += 1
+        elif reply["type"] == "error":
+            self.errors_sent += 1
+        return data
+
     async def _connection(self, ws: ServerConnection) -> None:
+        """One websocket connection: a binary message per wire message."""
         session = _Session(self)
         try:
             async for raw in ws:
-                seq = None
-                try:
-                    message = unpack(raw)
-                    seq = message.get("seq") if isinstance(message.get("seq"), int) else None
-                    reply = await session.handle(message)
-                except WireError as err:
-                    reply = err.as_message(seq)
-                try:
-                    data = pack(reply)
-                except WireError as err:
-                    reply, data = err.as_message(seq), pack(err.as_message(seq))
-                if reply["type"] == "action":
-                    self.actions_sent += 1
-                elif reply["type"] == "error":
-                    self.errors_sent += 1
-                await ws.send(data)
+                await ws.send(await self._respond(session, raw))
                 if session.closing:
                     await ws.close(1008, "handshake refused")
                     return
@@ -238,8 +251,51 @@ class PolicyServer:
         finally:
             self.release(session.policy)
 
-    async def serve(self, host: str, port: int, stop: asyncio.Event, ready: Callable[[int], None]) -> None:
-        """Serve until ``stop`` is set; ``ready(port)`` is called once listening (port 0: any free one)."""
+    async def _tcp_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One raw-TCP connection: each message preceded by its length (``wire.FRAME_HEADER``)."""
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        session = _Session(self)
+        self._tcp_writers.add(writer)
+        try:
+            while not session.closing:
+                try:
+                    (size,) = FRAME_HEADER.unpack(await reader.readexactly(FRAME_HEADER.size))
+                except asyncio.IncompleteReadError:
+                    return  # the client closed the connection
+                if size > 2 * MAX_MESSAGE_BYTES:  # answered, then closed: not worth reading to resynchronise
+                    err = WireError(
+                        "too_large", f"message of {size} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
+                    )
+                    self.errors_sent += 1
+                    data = pack(err.as_message())
+                    writer.writelines([FRAME_HEADER.pack(len(data)), data])
+                    await writer.drain()
+                    return
+                data = await self._respond(session, await reader.readexactly(size))
+                writer.writelines([FRAME_HEADER.pack(len(data)), data])
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._tcp_writers.discard(writer)
+            self.release(session.policy)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def serve(
+        self,
+        host: str,
+        port: int,
+        stop: asyncio.Event,
+        ready: Callable[[int, int | None], None],
+        tcp_port: int | None = None,
+    ) -> None:
+        """Serve until ``stop`` is set: websocket (and ``GET /health``) on ``port``, and raw TCP on
+        ``tcp_port`` unless it is ``None``; ``ready(port, tcp_port)`` is called once both listen, with
+        the bound ports (0: any free one)."""
         async with serve(
             self._connection,
             host,
@@ -248,14 +304,29 @@ class PolicyServer:
             max_size=2 * MAX_MESSAGE_BYTES,  # larger ones get a typed 'too_large' error from unpack
             compression=None,  # deflating camera frames costs far more than loopback bandwidth
         ) as server:
-            ready(server.sockets[0].getsockname()[1])
-            await stop.wait()
+            tcp_server = None
+            if tcp_port is not None:
+                tcp_server = await asyncio.start_server(
+                    self._tcp_connection, host, tcp_port, limit=2 * MAX_MESSAGE_BYTES
+                )
+            try:
+                ready(
+                    server.sockets[0].getsockname()[1],
+                    tcp_server.sockets[0].getsockname()[1] if tcp_server is not None else None,
+                )
+                await stop.wait()
+            finally:
+                if tcp_server is not None:
+                    tcp_server.close()
+                    for writer in list(self._tcp_writers):  # the listener's close leaves them open
+                        writer.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def start_in_thread(
-        self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0
+        self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0, tcp_port: int | None = None
     ) -> ServerHandle:
-        """Run the server on its own event loop in a daemon thread; returns once it listens."""
+        """Run the server on its own event loop in a daemon thread; returns once it listens (raw TCP
+        too when ``tcp_port`` is given, 0: any free port)."""
         started = threading.Event()
         box: dict[str, Any] = {}
 
@@ -263,12 +334,12 @@ class PolicyServer:
             loop = asyncio.new_event_loop()
             box["loop"], box["stop"] = loop, asyncio.Event()
 
-            def ready(bound: int) -> None:
-                box["port"] = bound
+            def ready(bound: int, tcp_bound: int | None) -> None:
+                box["port"], box["tcp_port"] = bound, tcp_bound
                 started.set()
 
             try:
-                loop.run_until_complete(self.serve(host, port, box["stop"], ready))
+                loop.run_until_complete(self.serve(host, port, box["stop"], ready, tcp_port))
             except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
                 box["error"] = exc
                 started.set()
@@ -280,7 +351,10 @@ class PolicyServer:
         if not started.wait(timeout_s) or "error" in box:
             raise RuntimeError(f"policy server did not start on {host}:{port}: {box.get('error')!r}")
         url = f"ws://{host}:{box['port']}"
-        return ServerHandle(url, f"http://{host}:{box['port']}/health", thread, box["stop"], box["loop"])
+        tcp_url = f"tcp://{host}:{box['tcp_port']}" if box["tcp_port"] is not None else None
+        return ServerHandle(
+            url, f"http://{host}:{box['port']}/health", thread, box["stop"], box["loop"], tcp_url
+        )
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -293,6 +367,8 @@ def _check_settings(args: argparse.Namespace) -> None:
     """``ConfigError`` naming a flag whose value cannot work, before anything starts."""
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port={args.port} is invalid: expected 0 (any free port) to 65535")
+    if args.tcp_port is not None and not 0 <= args.tcp_port <= 65535:
+        raise ConfigError(f"--tcp-port={args.tcp_port} is invalid: expected 0 (any free port) to 65535")
     if not (math.isfinite(args.control_period) and args.control_period > 0):
         raise ConfigError(f"--control-period={args.control_period} is invalid: expected seconds > 0")
     if args.max_sessions < 1:
@@ -305,7 +381,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)"
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0: any free port)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="websocket port (0: any free port)")
+    parser.add_argument(
+        "--tcp-port",
+        type=int,
+        default=None,
+        help="also serve raw TCP (length-prefixed messages, tcp://HOST:PORT) on this port (0: any free port)",
+    )
     parser.add_argument("--control-period", type=float, default=KEY_PRESS_S, help="seconds per control step")
     parser.add_argument(
         "--max-sessions", type=int, default=4, help="concurrent connections (one policy each)"
@@ -323,14 +405,15 @@ def _serve(args: argparse.Namespace) -> int:
     factory = lambda: make_policy(args.policy, **overrides)  # noqa: E731 - one policy per session
     server = PolicyServer(factory, args.control_period, args.max_sessions)
 
-    def ready(port: int) -> None:
+    def ready(port: int, tcp_port: int | None) -> None:
+        tcp = f" and tcp://{args.host}:{tcp_port}" if tcp_port is not None else ""
         print(
-            f"serving {args.policy} on ws://{args.host}:{port} (health: http://{args.host}:{port}/health)",
+            f"serving {args.policy} on ws://{args.host}:{port}{tcp} (health: http://{args.host}:{port}/health)",
             flush=True,
         )
 
     try:
-        asyncio.run(server.serve(args.host, args.port, asyncio.Event(), ready))
+        asyncio.run(server.serve(args.host, args.port, asyncio.Event(), ready, args.tcp_port))
     except OSError as exc:
         raise BenchError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     except KeyboardInterrupt:

@@ -12,7 +12,8 @@ from websockets.sync.client import connect
 from policies.base import BasePolicy, default_description
 from policies.handshake import client_expectation, make_hello
 from policies.serve import PolicyServer, ServerHandle
-from policies.wire import pack, unpack
+from policies.transport import TcpTransport
+from policies.wire import FRAME_HEADER, pack, unpack
 
 IMAGE_SHAPE = (36, 64, 3)
 PROFILE = {"profile": "test_profile", "hash": "f" * 64, "resize": 56}
@@ -52,9 +53,10 @@ class ImageMeanPolicy(BasePolicy):
 
 @contextlib.contextmanager
 def served(factory, **kwargs: Any) -> Iterator[tuple[PolicyServer, ServerHandle]]:
-    """A policy server on 127.0.0.1 (a free port) in a background thread, stopped on exit."""
+    """A policy server on 127.0.0.1 (free websocket and raw-TCP ports) in a background thread, stopped
+    on exit."""
     server = PolicyServer(factory, **kwargs)
-    handle = server.start_in_thread("127.0.0.1", 0)
+    handle = server.start_in_thread("127.0.0.1", 0, tcp_port=0)
     try:
         yield server, handle
     finally:
@@ -70,10 +72,29 @@ def frames(n: int, shape=IMAGE_SHAPE, seed: int = 0) -> list[np.ndarray]:
     return [rng.integers(0, 256, size=shape, dtype=np.uint8) for _ in range(n)]
 
 
+def url_of(handle: ServerHandle, transport: str) -> str:
+    """The served URL of ``transport`` (``ws`` or ``tcp``)."""
+    return handle.tcp_url if transport == "tcp" else handle.url
+
+
 def raw_exchange(url: str, messages: list[Any], timeout_s: float = 5.0) -> list[Any]:
-    """Send each message (dict → msgpack, bytes/str as is) and collect the decoded replies;
-    stops at the first closed connection (the rest get the string ``"closed"``)."""
+    """Send each message (dict → msgpack, bytes/str as is; over ``tcp://`` a str goes as its UTF-8
+    bytes) and collect the decoded replies; stops at the first closed connection (the rest get the
+    string ``"closed"``)."""
     replies: list[Any] = []
+    if url.startswith("tcp://"):
+        link = TcpTransport(url, timeout_s)
+        try:
+            for message in messages:
+                try:
+                    data = pack(message) if isinstance(message, dict) else message
+                    link.send(data.encode() if isinstance(data, str) else data)
+                    replies.append(unpack(link.recv(timeout_s)))
+                except Exception:  # noqa: BLE001 - the server closed the connection
+                    replies.append("closed")
+        finally:
+            link.close()
+        return replies
     with connect(url, open_timeout=timeout_s, compression=None) as ws:
         for message in messages:
             try:
@@ -82,3 +103,8 @@ def raw_exchange(url: str, messages: list[Any], timeout_s: float = 5.0) -> list[
             except Exception:  # noqa: BLE001 - the server closed the connection
                 replies.append("closed")
     return replies
+
+
+def raw_tcp_frame(size: int, body: bytes) -> bytes:
+    """A raw-TCP frame announcing ``size`` bytes followed by ``body`` (for lying headers)."""
+    return FRAME_HEADER.pack(size) + body

@@ -24,10 +24,13 @@ from tests.server_helpers import (
     frames,
     good_hello,
     raw_exchange,
+    raw_tcp_frame,
     served,
+    url_of,
 )
 
 INSTRUCTION = instruction_for("1box_hori_left_core_medium")
+TRANSPORTS = pytest.mark.parametrize("transport", ["ws", "tcp"])
 
 
 # ---------------------------------------------------------------------------------------------- codec
@@ -66,23 +69,25 @@ def _mismatched_hellos():
     }
 
 
-def test_five_handshake_mismatches_are_refused_with_a_named_error_and_no_action():
+@TRANSPORTS
+def test_five_handshake_mismatches_are_refused_with_a_named_error_and_no_action(transport):
     """Time to refusal is the benchmark's figure (benchmarks/bench_remote.py --only handshake)."""
     with served(ImageMeanPolicy) as (server, handle):
+        url = url_of(handle, transport)
         for field, hello in _mismatched_hellos().items():
             act = {"type": "act", "seq": 1, "rgb": frames(1)[0]}
-            replies = raw_exchange(handle.url, [hello, {"type": "reset", "instruction": "x"}, act])
+            replies = raw_exchange(url, [hello, {"type": "reset", "instruction": "x"}, act])
             assert replies[0]["type"] == "error" and replies[0]["code"] == "handshake_mismatch", field
             assert replies[0]["field"] == field
             assert replies[1:] == ["closed", "closed"], field  # the connection is closed: nothing answered
         assert server.actions_sent == 0
         # the client side refuses too, naming the field
         with pytest.raises(RemoteError) as err:
-            RemotePolicy(handle.url, checkpoint_hash="0" * 64)
+            RemotePolicy(url, checkpoint_hash="0" * 64)
         assert err.value.code == "handshake_mismatch" and err.value.details["field"] == "checkpoint_hash"
         # and the matching expectation is accepted
         ok = RemotePolicy(
-            handle.url,
+            url,
             checkpoint_hash=CHECKPOINT_HASH,
             preprocessing=PROFILE,
             image_shape=list(IMAGE_SHAPE),
@@ -140,12 +145,15 @@ def _malformed(hello):
     ]
 
 
-def test_thirty_malformed_messages_give_thirty_typed_errors_and_no_crash():
+@TRANSPORTS
+def test_thirty_malformed_messages_give_thirty_typed_errors_and_no_crash(transport):
+    """Over raw TCP the last one (over the size limit) is answered and the connection closed."""
     with served(ImageMeanPolicy) as (server, handle):
+        url = url_of(handle, transport)
         hello = good_hello()
         bad = _malformed(hello)
         assert len(bad) == 30
-        replies = raw_exchange(handle.url, [hello, {"type": "reset", "instruction": "x"}, *bad])
+        replies = raw_exchange(url, [hello, {"type": "reset", "instruction": "x"}, *bad])
         assert replies[0]["type"] == "hello" and replies[1]["type"] == "reset_ok"
         errors = replies[2:]
         assert [r["type"] for r in errors] == ["error"] * 30, errors
@@ -154,27 +162,65 @@ def test_thirty_malformed_messages_give_thirty_typed_errors_and_no_crash():
         # the server is alive: health answers and a proper session still gets actions
         health = json.loads(urllib.request.urlopen(handle.health_url, timeout=5).read())
         assert health["status"] == "ok" and health["policy"] == "image_mean"
-        remote = RemotePolicy(handle.url)
+        remote = RemotePolicy(url)
         remote.reset("x")
         assert remote.act({"rgb": frames(1)[0]}).shape == (3,)
         remote.close()
         assert server.actions_sent == 1
 
 
-def test_act_before_hello_or_reset_is_refused():
+@TRANSPORTS
+def test_act_before_hello_or_reset_is_refused(transport):
     with served(ImageMeanPolicy) as (_, handle):
+        url = url_of(handle, transport)
         act = {"type": "act", "seq": 1, "rgb": frames(1)[0]}
-        assert raw_exchange(handle.url, [act])[0]["code"] == "handshake_required"
-        assert raw_exchange(handle.url, [good_hello(), act])[1]["code"] == "reset_required"
+        assert raw_exchange(url, [act])[0]["code"] == "handshake_required"
+        assert raw_exchange(url, [good_hello(), act])[1]["code"] == "reset_required"
 
 
-def test_policy_exceptions_become_typed_errors_without_traceback():
+def test_raw_tcp_lying_or_cut_frames_leave_the_server_serving():
+    import socket
+
+    with served(ImageMeanPolicy) as (server, handle):
+        host, port = handle.tcp_url.removeprefix("tcp://").split(":")
+        for wire_bytes in (raw_tcp_frame(1000, b"short"), b"\x00\x00", raw_tcp_frame(0, b"")):
+            with socket.create_connection((host, int(port)), timeout=5) as sock:
+                sock.sendall(wire_bytes)  # then hang up mid-frame (or after an empty message)
+        replies = raw_exchange(handle.tcp_url, [good_hello(), {"type": "reset", "instruction": "x"}])
+        assert [r["type"] for r in replies] == ["hello", "reset_ok"]
+        assert server._active <= 1  # every cut connection released its policy
+
+
+@TRANSPORTS
+def test_a_reply_later_than_the_timeout_closes_the_connection_and_reconnect_works(transport):
+    import time
+
+    class Slow(ImageMeanPolicy):
+        delay_s = 0.5
+
+        def _act(self, obs):
+            time.sleep(self.delay_s)
+            return super()._act(obs)
+
+    with served(Slow) as (_, handle):
+        remote = RemotePolicy(url_of(handle, transport), timeout_s=5.0)
+        remote.reset("x")
+        with pytest.raises(RemoteError) as err:
+            remote.act({"rgb": frames(1)[0]}, timeout_s=0.1)
+        assert err.value.code == "timeout"
+        remote.reset("x")  # a fresh connection: the late reply is never taken for this one's
+        assert remote.act({"rgb": frames(1)[0]}).shape == (3,)
+        remote.close()
+
+
+@TRANSPORTS
+def test_policy_exceptions_become_typed_errors_without_traceback(transport):
     class Exploding(ImageMeanPolicy):
         def _act(self, obs):
             raise RuntimeError("sensor fault")
 
     with served(Exploding) as (_, handle):
-        remote = RemotePolicy(handle.url)
+        remote = RemotePolicy(url_of(handle, transport))
         remote.reset("x")
         with pytest.raises(RemoteError) as err:
             remote.act({"rgb": frames(1)[0]})
@@ -213,10 +259,11 @@ def test_cli_bad_input_is_a_clean_error(capsys):
 
 
 # ---------------------------------------------------------------------------------------------- parity
-def test_remote_act_equals_local_act_bitwise_and_reset_crosses_the_wire():
+@TRANSPORTS
+def test_remote_act_equals_local_act_bitwise_and_reset_crosses_the_wire(transport):
     """40 frames here (the full 200-frame figure: benchmarks/bench_remote.py)."""
     with served(lambda: make_policy("best")) as (_, handle):
-        remote, local = RemotePolicy(handle.url), make_policy("best")
+        remote, local = RemotePolicy(url_of(handle, transport)), make_policy("best")
         stream = frames(40, shape=(144, 256, 3))
         for part in (stream[:25], stream[25:]):  # a reset in between must reset the served window too
             remote.reset(INSTRUCTION)
@@ -230,7 +277,8 @@ def test_remote_act_equals_local_act_bitwise_and_reset_crosses_the_wire():
         remote.close()
 
 
-def test_closed_loop_through_the_server_matches_local(tmp_path):
+@TRANSPORTS
+def test_closed_loop_through_the_server_matches_local(tmp_path, transport):
     args = [
         "episodes=3",
         "seed=5",
@@ -241,7 +289,8 @@ def test_closed_loop_through_the_server_matches_local(tmp_path):
     ]
     local = run(load_config(["policy=best", *args]), tmp_path / "local")
     with served(lambda: make_policy("best")) as (_, handle):
-        remote = run(load_config(["policy=remote", f"policy.url={handle.url}", *args]), tmp_path / "remote")
+        url = url_of(handle, transport)
+        remote = run(load_config(["policy=remote", f"policy.url={url}", *args]), tmp_path / "remote")
     same = lambda rows: [{k: r[k] for k in DETERMINISTIC_FIELDS} for r in rows]  # noqa: E731
     assert same(remote["episodes"]) == same(local["episodes"])
     assert "network_ms" in remote["episodes"][0]["latency_ms"]  # the latency report sees the wire
@@ -253,27 +302,30 @@ def test_cli_serves_on_localhost_by_default_with_a_health_endpoint():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, "-m", "policies.serve", "--policy", "random", "--port", "0"]
+    cmd = [sys.executable, "-m", "policies.serve", "--policy", "random", "--port", "0", "--tcp-port", "0"]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert line.startswith("serving random on ws://127.0.0.1:"), line + proc.stderr.read()
         url = line.split(" on ")[1].split()[0]
+        tcp_url = line.split(" and ")[1].split()[0]
+        assert tcp_url.startswith("tcp://127.0.0.1:")
         health = json.loads(
             urllib.request.urlopen(url.replace("ws://", "http://") + "/health", timeout=10).read()
         )
         assert health["status"] == "ok" and health["policy"] == "random"
-        remote = RemotePolicy(url)
-        remote.seed(3)
-        remote.reset(INSTRUCTION)
-        local = make_policy("random")
-        local.seed(3)
-        local.reset(INSTRUCTION)
-        rgb = frames(1)[0]
-        assert [remote.act({"rgb": rgb}).tolist() for _ in range(5)] == [
-            local.act({"rgb": rgb}).tolist() for _ in range(5)
-        ]
-        remote.close()
+        for served_url in (url, tcp_url):
+            remote = RemotePolicy(served_url)
+            remote.seed(3)
+            remote.reset(INSTRUCTION)
+            local = make_policy("random")
+            local.seed(3)
+            local.reset(INSTRUCTION)
+            rgb = frames(1)[0]
+            assert [remote.act({"rgb": rgb}).tolist() for _ in range(5)] == [
+                local.act({"rgb": rgb}).tolist() for _ in range(5)
+            ]
+            remote.close()
     finally:
         proc.kill()
         proc.wait(10)
