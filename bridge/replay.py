@@ -122,7 +122,7 @@ OUT_BAG = "cmd_vel_bag"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("bag", type=Path, help="rosbag2 directory with camera frames")
-    parser.add_argument("--server", required=True, help="policy server URL, ws://HOST:PORT")
+    parser.add_argument("--server", required=True, help="policy server URL, ws://HOST:PORT or tcp://HOST:PORT")
     parser.add_argument("--instruction", required=True, help="the language instruction of the recording")
     parser.add_argument("--topic", default="/camera/image_raw", help="Image topic in the bag")
     parser.add_argument(

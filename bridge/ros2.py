@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ros_args = argv[argv.index("--ros-args") :] if "--ros-args" in argv else []
     own = argv[: len(argv) - len(ros_args)]
     parser = argparse.ArgumentParser(prog="python -m bridge.ros2", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", required=True, help="policy server URL, ws://HOST:PORT")
+    parser.add_argument("--server", required=True, help="policy server URL, ws://HOST:PORT or tcp://HOST:PORT")
     parser.add_argument("--instruction", required=True, help="the language instruction of this run")
     parser.add_argument("--image-topic", default=DEFAULTS["image_topic"])
     parser.add_argument("--cmd-topic", default=DEFAULTS["cmd_topic"])
