@@ -270,6 +270,17 @@ def test_suite_proportions_are_exact_per_cycle():
     assert names == [suite.scenario_for(i, 3) for i in range(len(names))]
 
 
+def test_the_plan_suite_has_the_teams_planned_distance_mix():
+    """core 150 = close 50 / medium 75 / far 25, variant 100 = 25 / 25 / 50 per scenario family."""
+    share = {}
+    for name, p in load_suite("bottle_2025_plan").proportions().items():
+        key = tuple(name.split("_")[3:5])
+        share[key] = share.get(key, 0.0) + p
+    planned = {("core", "close"): 50, ("core", "medium"): 75, ("core", "far"): 25}
+    planned |= {("variant", "close"): 25, ("variant", "medium"): 25, ("variant", "far"): 50}
+    assert share == pytest.approx({k: v / 250 for k, v in planned.items()})
+
+
 def test_every_scenario_builds_and_resets(env):
     for name in all_scenario_names():
         obs, info = env.reset(seed=0, options={"scenario": name})
