@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from eval.plots import plt, save_figure
-from eval.report_kit import Doc, fmt_num, fmt_pct, slug, write_doc
+from eval.report_kit import Doc, fmt_num, fmt_pct, slug, text_table, write_doc
 
 KEY_ORDER = ("w", "q", "e", "a", "d", "s", "z", "c", "r", "t", ".", "?", "-")
 """Display order: teleop keys, ``.`` stop, ``?`` a command outside the vocabulary, ``-`` no row."""
@@ -205,22 +205,18 @@ def summary_rows(result: Mapping[str, Any]) -> list[list[str]]:
 
 def format_summary(result: Mapping[str, Any]) -> str:
     """A plain-text table of the headline figures (what the CLI prints)."""
-    rows = [HEADERS, *summary_rows(result)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
     lines = [
         f"A = {result['a']['label']} ({result['a']['source']}), B = {result['b']['label']} "
         f"({result['b']['source']})"
     ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines += text_table(HEADERS, summary_rows(result))
     ref = result.get("key_shares_reference")
     if ref:
         lines.append(f"overall key shares vs {ref['label']}: TV A {ref['tv_a']:.3f}, TV B {ref['tv_b']:.3f}")
         headers, rows = by_tag_table(ref, [result["a"]["label"], result["b"]["label"]])
         if len(rows) > 1:
             lines.append("key shares by scenario tag:")
-            table = [headers, *rows]
-            widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
-            lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+            lines += text_table(headers, rows, indent="  ")
     for row in (result.get("visual") or {}).get("rows", []):
         lines.append(
             f"visual Fréchet gap {row['tag']}: {row['frechet']:.4f} "

@@ -79,6 +79,13 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], indent: str = "") -> list[str]:
+    """Lines of a fixed-width plain-text table (columns left-aligned, two spaces apart)."""
+    table = [[str(c) for c in headers], *([str(c) for c in row] for row in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+
+
 def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> Html:
     """An HTML table; cells are escaped unless they are ``Html``."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
