@@ -222,21 +222,17 @@ def key_shares_by_tag(episodes: Sequence[Episode], reference: Mapping[str, float
     """Key shares of ``episodes`` per value of each scenario tag (``distance: close``, ``side: left``, …)
     with their TV against ``reference``: where a key-mix gap comes from. Episodes whose scenario is not
     a taxonomy name are left out; ``{axis: {value: {episodes, key_shares, tv}}}``."""
-    groups: dict[tuple[str, str], Counter] = {}
-    counts: Counter = Counter()  # episodes (a real sequence counts its weight)
+    groups: dict[tuple[str, str], list[Episode]] = {}
     for e in episodes:
         for axis, value in _tags(e.scenario).items():
-            shares = groups.setdefault((axis, value), Counter())
-            for key in e.keys:
-                shares[key] += e.weight
-            counts[axis, value] += e.weight
+            groups.setdefault((axis, value), []).append(e)
     out: dict[str, Any] = {}
-    for (axis, value), shares in sorted(groups.items()):
-        dist = _dist(shares)
+    for (axis, value), group in sorted(groups.items()):
+        shares = statistics(group)["key_shares"]
         out.setdefault(axis, {})[value] = {
-            "episodes": counts[axis, value],
-            "key_shares": dist,
-            "tv": total_variation(dist, reference),
+            "episodes": sum(e.weight for e in group),  # a real sequence counts its weight
+            "key_shares": shares,
+            "tv": total_variation(shares, reference),
         }
     return out
 
