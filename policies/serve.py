@@ -38,7 +38,7 @@ from common.cli import BenchError, ConfigError, policy_overrides, run_main
 from policies.base import Policy, describe_policy
 from policies.handshake import make_hello
 from policies.session import Session
-from policies.wire import FRAME_HEADER, MAX_MESSAGE_BYTES, WireError, pack, unpack
+from policies.wire import FRAME_HEADER, MAX_MESSAGE_BYTES, WireError, pack, too_large, unpack
 from sim.protocol import KEY_PRESS_S
 
 DEFAULT_PORT = 8765
@@ -149,6 +149,10 @@ class PolicyServer:
             reply = await session.handle(message)
         except WireError as err:
             reply = err.as_message(seq)
+        return self._encode(reply, seq)
+
+    def _encode(self, reply: dict[str, Any], seq: int | None = None) -> bytes:
+        """``reply`` packed (an ``error`` in its place if it cannot be), counted as sent."""
         try:
             data = pack(reply)
         except WireError as err:
@@ -186,18 +190,15 @@ class PolicyServer:
                     (size,) = FRAME_HEADER.unpack(await reader.readexactly(FRAME_HEADER.size))
                 except asyncio.IncompleteReadError:
                     return  # the client closed the connection
-                if size > 2 * MAX_MESSAGE_BYTES:  # answered, then closed: not worth reading to resynchronise
-                    err = WireError(
-                        "too_large", f"message of {size} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
-                    )
-                    self.errors_sent += 1
-                    data = pack(err.as_message())
-                    writer.writelines([FRAME_HEADER.pack(len(data)), data])
-                    await writer.drain()
-                    return
-                data = await self._respond(session, await reader.readexactly(size))
+                oversized = size > 2 * MAX_MESSAGE_BYTES  # answered, then closed: too big to read past
+                if oversized:
+                    data = self._encode(too_large(size).as_message())
+                else:
+                    data = await self._respond(session, await reader.readexactly(size))
                 writer.writelines([FRAME_HEADER.pack(len(data)), data])
                 await writer.drain()
+                if oversized:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

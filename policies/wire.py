@@ -105,15 +105,18 @@ def _decode_array(obj: dict[str, Any]) -> Any:
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
+def too_large(size: int) -> WireError:
+    """The ``too_large`` error of a message of ``size`` bytes (over ``MAX_MESSAGE_BYTES``)."""
+    return WireError("too_large", f"message of {size} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
+
+
 def pack(message: dict[str, Any]) -> bytes:
     """Encode one message (a map with a string ``type``) to msgpack bytes; raises ``WireError``."""
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise WireError("malformed", "a message is a map with a string 'type'")
     data = msgpack.packb(message, default=_encode_default, use_bin_type=True)
     if len(data) > MAX_MESSAGE_BYTES:
-        raise WireError(
-            "too_large", f"message of {len(data)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
-        )
+        raise too_large(len(data))
     return data
 
 
@@ -122,9 +125,7 @@ def unpack(data: Any) -> dict[str, Any]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise WireError("malformed", f"expected a binary msgpack frame, got {type(data).__name__}")
     if len(data) > MAX_MESSAGE_BYTES:
-        raise WireError(
-            "too_large", f"message of {len(data)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
-        )
+        raise too_large(len(data))
     try:
         message = msgpack.unpackb(bytes(data), object_hook=_decode_array, raw=False, strict_map_key=True)
     except WireError:

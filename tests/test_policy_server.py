@@ -14,7 +14,7 @@ from policies import make_policy
 from policies.handshake import check_hello
 from policies.remote import RemoteError, RemotePolicy
 from policies.serve import PolicyServer, main, parse_overrides
-from policies.wire import MAX_MESSAGE_BYTES, WireError, pack, unpack
+from policies.wire import FRAME_HEADER, MAX_MESSAGE_BYTES, WireError, pack, unpack
 from sim.taxonomy import instruction_for
 from tests.server_helpers import (
     CHECKPOINT_HASH,
@@ -189,6 +189,21 @@ def test_raw_tcp_lying_or_cut_frames_leave_the_server_serving():
         replies = raw_exchange(handle.tcp_url, [good_hello(), {"type": "reset", "instruction": "x"}])
         assert [r["type"] for r in replies] == ["hello", "reset_ok"]
         assert server._active <= 1  # every cut connection released its policy
+
+
+def test_raw_tcp_frame_over_twice_the_limit_is_answered_then_closed():
+    import socket
+
+    with served(ImageMeanPolicy) as (server, handle):
+        host, port = handle.tcp_url.removeprefix("tcp://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(raw_tcp_frame(2 * MAX_MESSAGE_BYTES + 1, b""))  # only the header: never read on
+            stream = sock.makefile("rb")
+            (size,) = FRAME_HEADER.unpack(stream.read(FRAME_HEADER.size))
+            reply = unpack(stream.read(size))
+            assert reply["type"] == "error" and reply["code"] == "too_large"
+            assert stream.read(1) == b""  # then the server closes the connection
+        assert server.errors_sent == 1
 
 
 @TRANSPORTS
