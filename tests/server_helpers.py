@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from websockets.sync.client import connect
 
 from policies.base import BasePolicy, default_description
 from policies.handshake import client_expectation, make_hello
 from policies.serve import PolicyServer, ServerHandle
-from policies.transport import TcpTransport
+from policies.transport import open_transport
 from policies.wire import FRAME_HEADER, pack, unpack
 
 IMAGE_SHAPE = (36, 64, 3)
@@ -78,30 +77,23 @@ def url_of(handle: ServerHandle, transport: str) -> str:
 
 
 def raw_exchange(url: str, messages: list[Any], timeout_s: float = 5.0) -> list[Any]:
-    """Send each message (dict → msgpack, bytes/str as is; over ``tcp://`` a str goes as its UTF-8
-    bytes) and collect the decoded replies; stops at the first closed connection (the rest get the
-    string ``"closed"``)."""
+    """Send each message (dict → msgpack, bytes/str as is: a websocket text frame, or over ``tcp://``
+    its UTF-8 bytes) and collect the decoded replies; stops at the first closed connection (the rest get
+    the string ``"closed"``)."""
     replies: list[Any] = []
-    if url.startswith("tcp://"):
-        link = TcpTransport(url, timeout_s)
-        try:
-            for message in messages:
-                try:
-                    data = pack(message) if isinstance(message, dict) else message
-                    link.send(data.encode() if isinstance(data, str) else data)
-                    replies.append(unpack(link.recv(timeout_s)))
-                except Exception:  # noqa: BLE001 - the server closed the connection
-                    replies.append("closed")
-        finally:
-            link.close()
-        return replies
-    with connect(url, open_timeout=timeout_s, compression=None) as ws:
+    link = open_transport(url, timeout_s)
+    try:
         for message in messages:
             try:
-                ws.send(pack(message) if isinstance(message, dict) else message)
-                replies.append(unpack(ws.recv(timeout=timeout_s)))
+                data = pack(message) if isinstance(message, dict) else message
+                if isinstance(data, str) and url.startswith("tcp://"):
+                    data = data.encode()
+                link.send(data)
+                replies.append(unpack(link.recv(timeout_s)))
             except Exception:  # noqa: BLE001 - the server closed the connection
                 replies.append("closed")
+    finally:
+        link.close()
     return replies
 
 
