@@ -14,6 +14,9 @@ import socket
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.sync.client import connect
+
 from policies.wire import FRAME_HEADER, MAX_MESSAGE_BYTES
 
 SCHEMES = ("ws", "wss", "tcp")
@@ -47,9 +50,6 @@ class WebsocketTransport:
     """The websocket end (``websockets``' sync client, compression off)."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        from websockets.exceptions import WebSocketException
-        from websockets.sync.client import connect
-
         self.url = url
         self._stack = contextlib.ExitStack()
         try:
@@ -66,16 +66,12 @@ class WebsocketTransport:
             raise TransportError(f"cannot connect to {url}: {exc}") from None
 
     def send(self, data: bytes) -> None:
-        from websockets.exceptions import ConnectionClosed
-
         try:
             self._ws.send(data)
         except ConnectionClosed as exc:
             raise TransportError(f"connection to {self.url} closed: {exc}") from None
 
     def recv(self, timeout_s: float) -> bytes:
-        from websockets.exceptions import ConnectionClosed
-
         try:
             data = self._ws.recv(timeout=timeout_s)
         except ConnectionClosed as exc:
